@@ -1,0 +1,267 @@
+# scripts/cluster.sh: a throwaway PostgreSQL cluster for tests and the demo.
+#
+# Source it, then call ag_cluster_start.  The cluster lives in a fresh
+# mktemp directory, listens on 127.0.0.1 on a free port and on a Unix socket
+# in that directory, preloads audit_guard, and is stopped and removed by an
+# EXIT/INT/TERM trap however the caller ends.  Clients (psql, pg_regress,
+# pg_prove, pg_dump) run as the calling user with PGHOST, PGPORT and
+# PGUSER=postgres exported; the server itself runs as OS user postgres when
+# the caller is root (PostgreSQL refuses to run as root), else as the caller.
+#
+# Scenario scripts started from a harness that already runs a cluster call
+# ag_cluster_attach instead: it reuses the exported cluster, or starts one of
+# its own when run alone.
+#
+# Functions:
+#   ag_cluster_start        initdb + start; exports PG* and AG_* variables
+#   ag_cluster_attach       reuse an exported cluster, or ag_cluster_start
+#   ag_cluster_stop         pg_ctl stop (fast), leaves the files
+#   ag_cluster_restart      stop + start, waiting for both
+#   ag_cluster_running      true when the server answers
+#   ag_cluster_cleanup      stop and remove everything (runs from the trap)
+#   ag_conf_override LINE…  write override.conf (read after the harness's
+#                           settings) and restart
+#   ag_conf_reset           remove override.conf and restart
+#   ag_log_offset           byte size of the server log now
+#   ag_log_since OFFSET     the server log written after OFFSET
+#   ag_psql ARGS…           psql -X -v ON_ERROR_STOP=1 -q, quiet and strict
+#   ag_session_open NAME [DB]   an open psql session fed through a fifo
+#   ag_session_run NAME SQL     run SQL there, print its output, wait for it
+#   ag_session_close NAME
+#
+# Settings (environment, read by ag_cluster_start):
+#   AG_PRELOAD   shared_preload_libraries value (default: audit_guard)
+#   AG_KEEP=1    leave the directory behind for a look after a failure
+
+AG_BINDIR=${AG_BINDIR:-$(pg_config --bindir)}
+export AG_BINDIR
+
+# Run a server-side command as the cluster's OS owner.
+ag_as_owner() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# True when something already listens on 127.0.0.1:$1.
+ag_port_busy() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Print a port in 20000..59999 that nothing listens on (never 5432).
+ag_free_port() {
+	local port tries=0
+	while [ $tries -lt 200 ]; do
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		tries=$((tries + 1))
+		if ! ag_port_busy "$port" && [ ! -e "/tmp/.s.PGSQL.$port" ]; then
+			echo "$port"
+			return 0
+		fi
+	done
+	echo "cluster.sh: no free port found" >&2
+	return 1
+}
+
+# Start the server in $AG_DATA, logging to $AG_LOG.
+ag_pg_ctl_start() {
+	ag_as_owner "$AG_BINDIR/pg_ctl" start -w -t 60 -D "$AG_DATA" \
+		-l "$AG_LOG" >/dev/null
+}
+
+# initdb a throwaway cluster, configure it and start it.
+ag_cluster_start() {
+	local attempt
+	if [ "$(id -u)" -eq 0 ]; then
+		# postgres must be able to reach the directory: stay out of $TMPDIR
+		AG_DIR=$(mktemp -d /tmp/audit_guard.XXXXXX) || return 1
+		chown postgres: "$AG_DIR"
+	else
+		AG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/audit_guard.XXXXXX") || return 1
+	fi
+	chmod 700 "$AG_DIR"
+	AG_DATA=$AG_DIR/data
+	AG_LOG=$AG_DIR/server.log
+	export AG_DIR AG_DATA AG_LOG
+	AG_CLUSTER_OWNED=1
+	trap ag_cluster_cleanup EXIT
+	trap 'ag_cluster_cleanup; exit 130' INT
+	trap 'ag_cluster_cleanup; exit 143' TERM
+
+	if ! ag_as_owner "$AG_BINDIR/initdb" -D "$AG_DATA" --auth=trust \
+		-U postgres --no-sync -E UTF8 --locale=C >"$AG_DIR/initdb.log" 2>&1; then
+		cat "$AG_DIR/initdb.log" >&2
+		return 1
+	fi
+	ag_as_owner touch "$AG_LOG"
+
+	# Harness settings in an included file, so override.conf can win.
+	ag_as_owner tee -a "$AG_DATA/postgresql.conf" >/dev/null <<-EOF
+
+		# added by scripts/cluster.sh
+		include 'harness.conf'
+		include_if_exists 'override.conf'
+	EOF
+
+	for attempt in 1 2 3 4 5; do
+		AG_PORT=$(ag_free_port) || return 1
+		ag_as_owner tee "$AG_DATA/harness.conf" >/dev/null <<-EOF
+			shared_preload_libraries = '${AG_PRELOAD-audit_guard}'
+			listen_addresses = '127.0.0.1'
+			port = $AG_PORT
+			unix_socket_directories = '$AG_DIR'
+			fsync = off
+			synchronous_commit = off
+			full_page_writes = off
+			max_connections = 40
+			log_line_prefix = '%m [%p] %q%u@%d '
+			log_min_messages = warning
+			lc_messages = 'C'
+		EOF
+		if ag_pg_ctl_start; then
+			break
+		fi
+		if [ $attempt -eq 5 ] || ! grep -q 'could not bind\|could not create lock file' "$AG_LOG"; then
+			echo "cluster.sh: the server did not start; its log:" >&2
+			cat "$AG_LOG" >&2
+			return 1
+		fi
+	done
+
+	export PGHOST=$AG_DIR PGPORT=$AG_PORT PGUSER=postgres PGDATABASE=postgres
+	export AG_PORT
+	unset PGPASSWORD PGSERVICE PGOPTIONS PGHOSTADDR PGSSLMODE
+}
+
+# Reuse the cluster a harness exported, or start one for a standalone run.
+ag_cluster_attach() {
+	if [ -n "${AG_DATA:-}" ] && [ -d "${AG_DATA:-}" ] && [ -n "${PGPORT:-}" ]; then
+		AG_CLUSTER_OWNED=0
+		trap ag_cluster_cleanup EXIT
+		return 0
+	fi
+	ag_cluster_start
+}
+
+# True when the server accepts connections.
+ag_cluster_running() {
+	"$AG_BINDIR/pg_isready" -q -h "$PGHOST" -p "$PGPORT" -t 5
+}
+
+ag_cluster_stop() {
+	ag_as_owner "$AG_BINDIR/pg_ctl" stop -w -t 60 -m fast -D "$AG_DATA" >/dev/null
+}
+
+ag_cluster_restart() {
+	ag_cluster_stop || return 1
+	if ! ag_pg_ctl_start; then
+		echo "cluster.sh: restart failed; end of the server log:" >&2
+		tail -n 20 "$AG_LOG" >&2
+		return 1
+	fi
+}
+
+# Replace override.conf with the given lines (one setting each) and restart.
+ag_conf_override() {
+	printf '%s\n' "$@" | ag_as_owner tee "$AG_DATA/override.conf" >/dev/null
+	ag_cluster_restart
+}
+
+ag_conf_reset() {
+	ag_as_owner rm -f "$AG_DATA/override.conf"
+	ag_cluster_restart
+}
+
+ag_log_offset() {
+	stat -c %s "$AG_LOG"
+}
+
+ag_log_since() {
+	tail -c +"$(($1 + 1))" "$AG_LOG"
+}
+
+ag_psql() {
+	"$AG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+# Stop the server (immediately if fast stop fails) and remove its files.
+ag_cluster_cleanup() {
+	local name
+	trap '' PIPE
+	for name in "${!AG_SESSION_FD[@]}"; do
+		ag_session_close "$name"
+	done
+	[ "${AG_CLUSTER_OWNED:-0}" = 1 ] || return 0
+	AG_CLUSTER_OWNED=0
+	if [ -f "$AG_DATA/postmaster.pid" ]; then
+		ag_cluster_stop 2>/dev/null ||
+			ag_as_owner "$AG_BINDIR/pg_ctl" stop -m immediate -D "$AG_DATA" >/dev/null 2>&1
+	fi
+	if [ "${AG_KEEP:-0}" = 1 ]; then
+		echo "cluster.sh: kept $AG_DIR" >&2
+	else
+		rm -rf "$AG_DIR"
+	fi
+}
+
+# Open sessions: psql reads a fifo we keep open, and writes to a file.
+declare -gA AG_SESSION_FD=() AG_SESSION_PID=() AG_SESSION_SEQ=()
+
+ag_session_open() {
+	local name=$1 db=${2:-$PGDATABASE} fifo="$AG_DIR/session.$1" fd
+	rm -f "$fifo" "$fifo.out"
+	mkfifo "$fifo"
+	: >"$fifo.out"
+	"$AG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=0 -d "$db" \
+		<"$fifo" >"$fifo.out" 2>&1 &
+	AG_SESSION_PID[$name]=$!
+	exec {fd}>"$fifo"
+	AG_SESSION_FD[$name]=$fd
+	AG_SESSION_SEQ[$name]=0
+	# wait until it is connected
+	ag_session_run "$name" 'SELECT 1;' >/dev/null
+}
+
+# Send SQL to an open session; print what it printed for that SQL.  A
+# final semicolon is added when missing, so the marker is not swallowed.
+ag_session_run() {
+	local name=$1 sql=$2 out="$AG_DIR/session.$1.out" seq start i
+	seq=$((AG_SESSION_SEQ[$name] + 1))
+	AG_SESSION_SEQ[$name]=$seq
+	start=$(stat -c %s "$out")
+	if ! kill -0 "${AG_SESSION_PID[$name]}" 2>/dev/null; then
+		echo "cluster.sh: session $name has ended" >&2
+		return 1
+	fi
+	case "$sql" in *";") ;; *) sql="$sql;" ;; esac
+	# in a subshell: a write to a fifo nobody reads raises SIGPIPE
+	if ! (printf '%s\n\\echo __ag_done_%s__\n' "$sql" "$seq" \
+		>&"${AG_SESSION_FD[$name]}") 2>/dev/null; then
+		echo "cluster.sh: session $name does not read" >&2
+		return 1
+	fi
+	for ((i = 0; i < 600; i++)); do
+		if grep -q "^__ag_done_${seq}__\$" "$out"; then
+			tail -c +"$((start + 1))" "$out" | grep -v "^__ag_done_${seq}__\$"
+			return 0
+		fi
+		if ! kill -0 "${AG_SESSION_PID[$name]}" 2>/dev/null; then
+			echo "cluster.sh: session $name ended" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "cluster.sh: session $name did not answer in 30 s" >&2
+	return 1
+}
+
+ag_session_close() {
+	local name=$1 fd=${AG_SESSION_FD[$1]:-}
+	[ -n "$fd" ] || return 0
+	(printf '\\q\n' >&"$fd") 2>/dev/null
+	exec {fd}>&-
+	wait "${AG_SESSION_PID[$name]}" 2>/dev/null
+	unset "AG_SESSION_FD[$name]" "AG_SESSION_PID[$name]" "AG_SESSION_SEQ[$name]"
+}
