@@ -1,0 +1,45 @@
+# audit_guard: PGXS build, plus the test, demo and benchmark entry points.
+
+EXTENSION = audit_guard
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+
+MODULE_big = audit_guard
+OBJS = \
+	src/audit_guard.o \
+	src/registry.o \
+	src/refuse.o \
+	src/protect.o \
+	src/triggers.o \
+	src/utility.o \
+	src/object_access.o \
+	src/executor.o
+
+DATA = $(EXTENSION)--$(EXTVERSION).sql
+PGFILEDESC = "audit_guard - append-only audit tables"
+
+# pg_regress suites in sql/ + expected/, run against the cluster that
+# scripts/test.sh starts (installcheck never starts a server of its own).
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=audit_guard
+
+PG_CONFIG ?= pg_config
+# PostgreSQL's own headers are not -Wextra clean: read them as system headers
+PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CFLAGS += -std=gnu11 -Wall -Wextra -Werror
+EXTRA_CLEAN = results regression.diffs regression.out tmp_check
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test demo bench
+# Builds, installs, starts a throwaway cluster, runs every suite, cleans up.
+test:
+	bash scripts/test.sh
+
+# A throwaway cluster that shows the guard refusing real attacks.
+demo:
+	bash scripts/demo.sh
+
+# pgbench ratios against a baseline measured in the same run.
+bench:
+	bash bench/run.sh

@@ -1,0 +1,638 @@
+/*-------------------------------------------------------------------------
+ *
+ * protect.c
+ *		The SQL API: protect() and unprotect(), and the partition
+ *		bookkeeping the utility hook asks for.
+ *
+ * Protecting a table means three things done in one transaction, so that
+ * a failure leaves nothing half-done: a registry row naming its designated
+ * owner, the two guard triggers, and both triggers set ENABLE ALWAYS.  A
+ * partitioned table is protected with every partition: the row trigger is
+ * cloned by PostgreSQL, but a statement TRUNCATE trigger is not, so each
+ * partition gets its own, and a registry row of its own.
+ *
+ * The trigger DDL runs through SPI as the table's owner, who may always run
+ * it; the registry is written through SPI as the registry's owner, with
+ * audit_guard_writing_registry set so that the executor hook lets exactly
+ * that statement through.  Both run with a pinned search_path.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "audit_guard.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/catalog.h"
+#include "catalog/indexing.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(audit_guard_protect);
+PG_FUNCTION_INFO_V1(audit_guard_unprotect);
+
+/* Non-zero while unprotect() drops triggers on behalf of this owner. */
+Oid			audit_guard_internal_owner = InvalidOid;
+
+/* True while this file writes the registry or the history. */
+bool		audit_guard_writing_registry = false;
+
+/* Tables dropped by their designated owner, to strike from the registry. */
+static List *dropped_tables = NIL;
+
+/* The owner of a relation, from pg_class. */
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+static char *
+qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/* Connect to SPI with search_path pinned; returns the GUC nest level. */
+static int
+begin_spi(void)
+{
+	int			nestlevel;
+
+	SPI_connect();
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+static void
+end_spi(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+	SPI_finish();
+}
+
+/* Run one SPI statement as userid, checking its result code. */
+static void
+run_as(Oid userid, const char *sql, int nargs, Oid *types, Datum *values,
+	   int expected)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			rc;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(userid,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (rc != expected)
+		elog(ERROR, "audit_guard: \"%s\" failed: %s",
+			 sql, SPI_result_code_string(rc));
+}
+
+/* Run DDL on relid as its owner. */
+static void
+run_ddl(Oid relid, const char *sql)
+{
+	run_as(relation_owner(relid), sql, 0, NULL, NULL, SPI_OK_UTILITY);
+}
+
+/*
+ * Write the registry or history as the registry's owner; only this
+ * statement gets past the executor hook's refusal.
+ */
+static void
+write_registry(const char *sql, int nargs, Oid *types, Datum *values,
+			   int expected)
+{
+	bool		save = audit_guard_writing_registry;
+
+	audit_guard_writing_registry = true;
+	PG_TRY();
+	{
+		run_as(relation_owner(audit_guard_registry_relid()), sql,
+			   nargs, types, values, expected);
+	}
+	PG_FINALLY();
+	{
+		audit_guard_writing_registry = save;
+	}
+	PG_END_TRY();
+}
+
+/* Append one event to audit_guard.history. */
+static void
+record_event(const char *action, Oid relid, const char *table, Oid owner)
+{
+	Oid			types[5] = {TEXTOID, OIDOID, TEXTOID, OIDOID, NAMEOID};
+	Datum		values[5];
+
+	values[0] = CStringGetTextDatum(action);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = CStringGetTextDatum(table);
+	values[3] = ObjectIdGetDatum(owner);
+	values[4] = DirectFunctionCall1(namein,
+									CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	write_registry("INSERT INTO audit_guard.history"
+				   " (action, relid, table_name, designated_owner, performed_by)"
+				   " SELECT $1, $2, $3, pg_catalog.quote_ident(r.rolname), $5"
+				   " FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) $4",
+				   5, types, values, SPI_OK_INSERT);
+}
+
+/* Add or update the registry row of relid. */
+static void
+register_table(Oid relid, Oid owner, const char *action)
+{
+	Oid			types[3] = {REGCLASSOID, REGROLEOID, NAMEOID};
+	Datum		values[3];
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = ObjectIdGetDatum(owner);
+	values[2] = DirectFunctionCall1(namein,
+									CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	write_registry("INSERT INTO audit_guard.registry"
+				   " (relid, designated_owner, protected_by) VALUES ($1, $2, $3)"
+				   " ON CONFLICT (relid) DO UPDATE"
+				   " SET designated_owner = excluded.designated_owner",
+				   3, types, values, SPI_OK_INSERT);
+	record_event(action, relid, qualified_name(relid), owner);
+}
+
+/* Remove the registry row of relid. */
+static void
+unregister_table(Oid relid, const char *table, Oid owner, const char *action)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	write_registry("DELETE FROM audit_guard.registry"
+				   " WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+				   1, types, values, SPI_OK_DELETE);
+	record_event(action, relid, table, owner);
+}
+
+/* What ensure_guard found on one table. */
+typedef struct GuardState
+{
+	bool		row;			/* a row guard trigger, own or cloned */
+	bool		truncate;		/* a TRUNCATE guard trigger */
+	List	   *to_enable;		/* guard triggers not ENABLE ALWAYS */
+	List	   *own_triggers;	/* guard triggers not cloned from a parent */
+} GuardState;
+
+/* Read the guard triggers of relid from pg_trigger. */
+static GuardState
+read_guard_state(Oid relid)
+{
+	GuardState	state = {0};
+	Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL,
+							  1, &key);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		Form_pg_trigger trig = (Form_pg_trigger) GETSTRUCT(tuple);
+		char	   *name = pstrdup(NameStr(trig->tgname));
+
+		if (!audit_guard_is_guard_trigger(trig))
+			continue;
+		if (TRIGGER_FOR_ROW(trig->tgtype))
+			state.row = true;
+		else if (TRIGGER_FOR_TRUNCATE(trig->tgtype))
+			state.truncate = true;
+		if (trig->tgenabled != TRIGGER_FIRES_ALWAYS)
+			state.to_enable = lappend(state.to_enable, name);
+		if (!OidIsValid(trig->tgparentid))
+			state.own_triggers = lappend(state.own_triggers, name);
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return state;
+}
+
+/* Create one guard trigger on relid. */
+static void
+create_guard_trigger(Oid relid, const char *name, const char *timing)
+{
+	run_ddl(relid,
+			psprintf("CREATE TRIGGER %s %s ON %s %s EXECUTE FUNCTION %s.reject_change()",
+					 quote_identifier(name), timing, qualified_name(relid),
+					 strcmp(name, AG_ROW_TRIGGER) == 0 ?
+					 "FOR EACH ROW" : "FOR EACH STATEMENT",
+					 quote_identifier(get_namespace_name(audit_guard_schema()))));
+}
+
+/*
+ * Make sure relid carries both guard triggers, ENABLE ALWAYS.  Creates
+ * what is missing and re-enables what is not ALWAYS; does nothing when the
+ * guard is whole, which is what makes protect() idempotent.
+ */
+static void
+ensure_guard(Oid relid)
+{
+	GuardState	state = read_guard_state(relid);
+	ListCell   *lc;
+
+	if (!state.row)
+		create_guard_trigger(relid, AG_ROW_TRIGGER,
+							 "BEFORE UPDATE OR DELETE");
+	if (!state.truncate)
+		create_guard_trigger(relid, AG_TRUNCATE_TRIGGER, "BEFORE TRUNCATE");
+	if (!state.row || !state.truncate)
+		state = read_guard_state(relid);
+
+	foreach(lc, state.to_enable)
+		run_ddl(relid,
+				psprintf("ALTER TABLE ONLY %s ENABLE ALWAYS TRIGGER %s",
+						 qualified_name(relid),
+						 quote_identifier((char *) lfirst(lc))));
+}
+
+/* Ensure the caller may protect relid, and that it is a table we can guard. */
+static void
+check_protectable(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class form;
+	char	   *name;
+
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	name = qualified_name(relid);
+
+	if (form->relkind != RELKIND_RELATION &&
+		form->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot protect \"%s\": it is not a table", name),
+				 errdetail("audit_guard protects ordinary and partitioned tables only; views, materialized views, foreign tables, sequences and indexes hold no rows it could guard."),
+				 errhint("Protect the table that holds the audit rows.")));
+	if (form->relpersistence != RELPERSISTENCE_PERMANENT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot protect \"%s\": it is a %s table", name,
+						form->relpersistence == RELPERSISTENCE_TEMP ?
+						"temporary" : "unlogged"),
+				 errdetail("Temporary tables vanish with their session and unlogged tables are emptied by crash recovery, so they cannot keep an audit trail."),
+				 errhint("Protect a permanent table (ALTER TABLE ... SET LOGGED first for an unlogged one).")));
+	if (IsCatalogRelationOid(relid) || IsSystemClass(relid, form))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot protect \"%s\": it is a system catalog", name),
+				 errhint("Protect one of your own tables.")));
+	if (audit_guard_is_own_table(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot protect \"%s\": it belongs to audit_guard", name),
+				 errdetail("audit_guard refuses UPDATE and DELETE on its own tables already.")));
+	if (!ag_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to protect table \"%s\"", name),
+				 errdetail("Only the owner of a table, or a superuser, may protect it."),
+				 errhint("Run audit_guard.protect() as role \"%s\".",
+						 GetUserNameFromId(form->relowner, false))));
+	ReleaseSysCache(tuple);
+}
+
+/* The nearest protected partition ancestor of relid, or InvalidOid. */
+static Oid
+protected_ancestor(Oid relid)
+{
+	ListCell   *lc;
+
+	if (!get_rel_relispartition(relid))
+		return InvalidOid;
+	foreach(lc, get_partition_ancestors(relid))
+	{
+		if (OidIsValid(audit_guard_owner_of(lfirst_oid(lc))))
+			return lfirst_oid(lc);
+	}
+	return InvalidOid;
+}
+
+/* relid followed by all its partitions (just relid for a plain table). */
+static List *
+table_and_partitions(Oid relid)
+{
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		return list_make1_oid(relid);
+	return find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
+}
+
+/*
+ * Ensure no partition of an unprotected partitioned table is protected on
+ * its own: its row trigger would collide with the clone of the parent's.
+ */
+static void
+check_no_standalone_partitions(Oid relid, List *tables)
+{
+	ListCell   *lc;
+
+	if (OidIsValid(audit_guard_owner_of(relid)))
+		return;
+	for_each_from(lc, tables, 1)
+	{
+		Oid			part = lfirst_oid(lc);
+
+		if (OidIsValid(audit_guard_owner_of(part)))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot protect \"%s\": its partition \"%s\" is protected on its own",
+							qualified_name(relid), qualified_name(part)),
+					 errdetail("The partition's own guard trigger would collide with the one the partitioned table passes down."),
+					 errhint("Have the partition's designated owner unprotect it, then protect \"%s\".",
+							 qualified_name(relid))));
+	}
+}
+
+/* Ensure the preload-time hooks are in place before promising anything. */
+static void
+check_hooks_active(void)
+{
+	if (!audit_guard_hooks_installed)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("audit_guard must be loaded via shared_preload_libraries"),
+				 errhint("Add audit_guard to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * The designated owner protect() will record: the one given, else the one
+ * already recorded, else the table's owner.  Changing it is for the current
+ * designated owner only, and never on a partition guarded through a parent.
+ */
+static Oid
+choose_owner(Oid relid, Oid requested)
+{
+	Oid			current = audit_guard_owner_of(relid);
+
+	if (!OidIsValid(current))
+		return OidIsValid(requested) ? requested : relation_owner(relid);
+	if (!OidIsValid(requested) || requested == current)
+		return current;
+	if (OidIsValid(protected_ancestor(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot change the designated owner of partition \"%s\"",
+						qualified_name(relid)),
+				 errdetail("It is protected through its partitioned table \"%s\".",
+						   qualified_name(protected_ancestor(relid))),
+				 errhint("Call audit_guard.protect() on the partitioned table instead.")));
+	audit_guard_require_owner(relid, "change the designated owner");
+	return requested;
+}
+
+/* SQL: audit_guard.protect(tbl regclass, owner regrole DEFAULT NULL) */
+Datum
+audit_guard_protect(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Oid			owner;
+	List	   *tables;
+	ListCell   *lc;
+	int			nestlevel;
+
+	check_hooks_active();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table to protect must not be null"),
+				 errhint("Name the table, for example audit_guard.protect('audit_log').")));
+	if (!PG_ARGISNULL(1) && !OidIsValid(PG_GETARG_OID(1)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("designated owner must be a role"),
+				 errhint("Name a role, or omit owner to designate the table's owner.")));
+	if (!audit_guard_extension_ready())
+		elog(ERROR, "audit_guard registry not found");
+
+	relid = PG_GETARG_OID(0);
+	check_protectable(relid);
+	LockRelationOid(relid, ShareRowExclusiveLock);
+	check_protectable(relid);	/* it may have changed while we waited */
+
+	owner = choose_owner(relid, PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1));
+	tables = table_and_partitions(relid);
+	check_no_standalone_partitions(relid, tables);
+
+	nestlevel = begin_spi();
+	foreach(lc, tables)
+	{
+		Oid			table = lfirst_oid(lc);
+
+		ensure_guard(table);
+		if (audit_guard_owner_of(table) != owner)
+			register_table(table, owner, "protect");
+	}
+	end_spi(nestlevel);
+	PG_RETURN_VOID();
+}
+
+/* Ensure unprotect() is asked of a protected table that is not a partition of one. */
+static void
+check_unprotectable(Oid relid)
+{
+	Oid			ancestor;
+
+	if (!OidIsValid(audit_guard_owner_of(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is not protected by audit_guard",
+						get_rel_name(relid) ? qualified_name(relid) : "?"),
+				 errhint("See audit_guard.protected_tables for the protected tables.")));
+	ancestor = protected_ancestor(relid);
+	if (OidIsValid(ancestor))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot unprotect partition \"%s\" on its own",
+						qualified_name(relid)),
+				 errdetail("It is protected through its partitioned table \"%s\".",
+						   qualified_name(ancestor)),
+				 errhint("Unprotect the partitioned table instead.")));
+	audit_guard_require_owner(relid, "unprotect");
+}
+
+/* Drop the guard triggers of relid that are its own (not clones). */
+static void
+drop_guard_triggers(Oid relid)
+{
+	GuardState	state = read_guard_state(relid);
+	ListCell   *lc;
+
+	foreach(lc, state.own_triggers)
+		run_ddl(relid, psprintf("DROP TRIGGER %s ON %s",
+								quote_identifier((char *) lfirst(lc)),
+								qualified_name(relid)));
+}
+
+/* SQL: audit_guard.unprotect(tbl regclass) */
+Datum
+audit_guard_unprotect(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Oid			owner;
+	List	   *tables;
+	ListCell   *lc;
+	int			nestlevel;
+
+	check_hooks_active();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table to unprotect must not be null"),
+				 errhint("Name the table, for example audit_guard.unprotect('audit_log').")));
+	relid = PG_GETARG_OID(0);
+	check_unprotectable(relid);
+	LockRelationOid(relid, ShareRowExclusiveLock);
+	check_unprotectable(relid);
+
+	owner = audit_guard_owner_of(relid);
+	tables = table_and_partitions(relid);
+	nestlevel = begin_spi();
+	audit_guard_internal_owner = owner;
+	PG_TRY();
+	{
+		foreach(lc, tables)
+		{
+			Oid			table = lfirst_oid(lc);
+
+			if (audit_guard_owner_of(table) != owner)
+				continue;
+			drop_guard_triggers(table);
+			unregister_table(table, qualified_name(table), owner, "unprotect");
+		}
+	}
+	PG_FINALLY();
+	{
+		audit_guard_internal_owner = InvalidOid;
+	}
+	PG_END_TRY();
+	end_spi(nestlevel);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Called by the utility hook after CREATE TABLE ... PARTITION OF and ATTACH
+ * PARTITION: when parent is protected, child and its own partitions join.
+ */
+void
+audit_guard_protect_new_partitions(Oid parent, Oid child)
+{
+	Oid			owner = audit_guard_owner_of(parent);
+	ListCell   *lc;
+	int			nestlevel;
+
+	if (!OidIsValid(owner))
+		return;
+	nestlevel = begin_spi();
+	foreach(lc, table_and_partitions(child))
+	{
+		Oid			table = lfirst_oid(lc);
+
+		ensure_guard(table);
+		if (audit_guard_owner_of(table) != owner)
+			register_table(table, owner, "partition");
+	}
+	end_spi(nestlevel);
+}
+
+/*
+ * Called by the utility hook after its designated owner detached relid: it
+ * lost the row trigger cloned from its parent, so give it one of its own.
+ */
+void
+audit_guard_keep_detached(Oid relid)
+{
+	ListCell   *lc;
+	int			nestlevel;
+
+	if (!OidIsValid(audit_guard_owner_of(relid)))
+		return;
+	nestlevel = begin_spi();
+	foreach(lc, table_and_partitions(relid))
+		ensure_guard(lfirst_oid(lc));
+	end_spi(nestlevel);
+}
+
+/* Called by the object-access hook when a designated owner drops relid. */
+void
+audit_guard_forget_dropped(Oid relid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	dropped_tables = lappend_oid(dropped_tables, relid);
+	MemoryContextSwitchTo(old);
+}
+
+/* Strike the tables dropped by this statement from the registry. */
+void
+audit_guard_flush_forgotten(void)
+{
+	List	   *dropped = dropped_tables;
+	ListCell   *lc;
+	int			nestlevel;
+
+	dropped_tables = NIL;
+	if (dropped == NIL || !audit_guard_extension_ready())
+		return;
+	nestlevel = begin_spi();
+	foreach(lc, dropped)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Oid			owner = audit_guard_owner_of(relid);
+
+		if (OidIsValid(owner))
+			unregister_table(relid, psprintf("%u", relid), owner, "drop");
+	}
+	end_spi(nestlevel);
+}
+
+/* Forget pending drops when the transaction ends either way. */
+static void
+protect_xact_callback(XactEvent event, void *arg)
+{
+	(void) arg;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+		dropped_tables = NIL;
+}
+
+/* Register the transaction callback; called once from _PG_init. */
+void
+audit_guard_protect_init(void)
+{
+	RegisterXactCallback(protect_xact_callback, NULL);
+}

@@ -1,0 +1,169 @@
+/*-------------------------------------------------------------------------
+ *
+ * refuse.c
+ *		Every refusal audit_guard raises, worded in one place.
+ *
+ * All layers refuse through these functions so that a user gets the same
+ * SQLSTATE, message, detail and hint for the same refusal whichever layer
+ * caught it first.  SQLSTATEs (documented in README.md):
+ *
+ *	23000	an UPDATE, DELETE, MERGE or TRUNCATE of a protected table;
+ *			refused for every role, the designated owner included
+ *	42501	DDL or a setting that would switch the guard off, run by a role
+ *			that is not the designated owner; direct writes to the
+ *			extension's tables or to guard rows of pg_trigger
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "audit_guard.h"
+
+#include "utils/lsyscache.h"
+#include "utils/builtins.h"
+
+/* The table's schema-qualified name, or its OID when it has none left. */
+static char *
+table_name(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+
+	if (relname == NULL)
+		return psprintf("%u", relid);
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  relname);
+}
+
+/* The name of a role, or its OID when it has been dropped. */
+static char *
+role_name(Oid roleid)
+{
+	char	   *name = GetUserNameFromId(roleid, true);
+
+	return name ? name : psprintf("%u", roleid);
+}
+
+/*
+ * Refuse operation on a protected table unless the current user is a member
+ * of its designated owner (superuser status does not count).
+ */
+void
+audit_guard_require_owner(Oid relid, const char *operation)
+{
+	Oid			owner = audit_guard_owner_of(relid);
+	char	   *owner_name;
+
+	/* unprotect() acting for this owner may drop what it has to */
+	if (!OidIsValid(owner) || owner == audit_guard_internal_owner ||
+		is_member_of_role_nosuper(GetUserId(), owner))
+		return;
+
+	owner_name = role_name(owner);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to %s on protected table %s",
+					operation, table_name(relid)),
+			 errdetail("Table %s is protected by audit_guard; only members of its designated owner role \"%s\" may do this.",
+					   table_name(relid), owner_name),
+			 errhint("Run the statement as role \"%s\" (SET ROLE \"%s\"); superuser status does not count as being the designated owner.",
+					 owner_name, owner_name)));
+}
+
+/* Refuse a change of rows (UPDATE, DELETE, MERGE, TRUNCATE): always. */
+void
+audit_guard_refuse_change(Oid relid, const char *operation)
+{
+	Oid			owner = audit_guard_owner_of(relid);
+
+	ereport(ERROR,
+			(errcode(AG_ERRCODE_APPEND_ONLY),
+			 errmsg("cannot %s protected table %s", operation, table_name(relid)),
+			 errdetail("Table %s is append-only: it is protected by audit_guard, so rows can be inserted and read but never changed or removed, by any role.",
+					   table_name(relid)),
+			 OidIsValid(owner) ?
+			 errhint("Record a correction as a new row. To retire the table, its designated owner \"%s\" calls audit_guard.unprotect().",
+					 role_name(owner)) :
+			 errhint("Record a correction as a new row.")));
+}
+
+/*
+ * Refuse session_replication_role = replica while protected tables exist,
+ * unless the current user is the designated owner of every one of them.
+ */
+void
+audit_guard_refuse_replica_role(const char *how)
+{
+	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
+	char	   *owner_name;
+
+	if (!OidIsValid(relid))
+		return;
+
+	owner_name = role_name(audit_guard_owner_of(relid));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to set session_replication_role to replica with %s",
+					how),
+			 errdetail("This database has %d tables protected by audit_guard, and replica mode silences ordinary triggers; %s has designated owner \"%s\".",
+					   audit_guard_protected_count(), table_name(relid), owner_name),
+			 errhint("Only a member of the designated owner role of every protected table may do this; superuser status does not count.")));
+}
+
+/* Refuse a direct write to the registry or the history table. */
+void
+audit_guard_refuse_own_table(Oid relid, const char *operation)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot %s audit_guard table %s directly",
+					operation, table_name(relid)),
+			 errdetail("The registry and its history are written only by audit_guard's functions, for every role."),
+			 errhint("Use audit_guard.protect() and audit_guard.unprotect().")));
+}
+
+/* Refuse DROP ROLE of a role that is the designated owner of a table. */
+void
+audit_guard_refuse_owner_drop(Oid roleid)
+{
+	Oid			relid = audit_guard_first_table_of_owner(roleid);
+
+	if (!OidIsValid(relid))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("role \"%s\" cannot be dropped because it is the designated owner of protected table %s",
+					role_name(roleid), table_name(relid)),
+			 errdetail("Without its designated owner, nobody could ever unprotect the table."),
+			 errhint("Designate another owner first with audit_guard.protect(table, owner => ...), run as the designated owner.")));
+}
+
+/*
+ * Refuse DROP EXTENSION audit_guard while tables are protected, unless the
+ * user is the designated owner of every one of them.
+ */
+void
+audit_guard_refuse_extension_drop(void)
+{
+	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
+
+	if (!OidIsValid(relid))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to drop extension audit_guard while %d tables are protected",
+					audit_guard_protected_count()),
+			 errdetail("Dropping the extension would remove the guard of table %s, whose designated owner is \"%s\".",
+					   table_name(relid), role_name(audit_guard_owner_of(relid))),
+			 errhint("Have each designated owner call audit_guard.unprotect() first.")));
+}
+
+/* Refuse a direct catalog edit that weakened the guard of relid. */
+void
+audit_guard_refuse_catalog_edit(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot modify the guard triggers of protected table %s through pg_trigger",
+					table_name(relid)),
+			 errdetail("The statement would leave table %s without an ENABLE ALWAYS guard trigger; direct catalog edits are refused for every role.",
+					   table_name(relid)),
+			 errhint("Use ALTER TABLE as the table's designated owner, or audit_guard.unprotect().")));
+}

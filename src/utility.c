@@ -1,0 +1,450 @@
+/*-------------------------------------------------------------------------
+ *
+ * utility.c
+ *		Layer 2: ProcessUtility_hook.
+ *
+ * Refuses, before any work is done, the DDL that would switch the guard
+ * off or rewrite a protected table's rows, for everyone but the table's
+ * designated owner; TRUNCATE of a protected table for everyone; and the
+ * statements that set session_replication_role = replica while protected
+ * tables exist.  After a statement it keeps partitions in step: a new or
+ * attached partition of a protected table is protected, a detached one
+ * keeps its guard, and a table its designated owner dropped leaves the
+ * registry.
+ *
+ * Statements that cannot concern a protected table return at once, before
+ * the registry cache is consulted.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "audit_guard.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+#include "nodes/makefuncs.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* The relation a RangeVar names, or InvalidOid; takes no lock. */
+static Oid
+relid_of(RangeVar *rv)
+{
+	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+}
+
+/* relid, and its inheritance children unless the statement said ONLY. */
+static List *
+targets_of(RangeVar *rv)
+{
+	Oid			relid = relid_of(rv);
+
+	if (!OidIsValid(relid))
+		return NIL;
+	if (!rv->inh || !has_subclass(relid))
+		return list_make1_oid(relid);
+	return find_all_inheritors(relid, NoLock, NULL);
+}
+
+/* True when relid has a trigger named tgname that is a guard trigger. */
+static bool
+is_guard_trigger_name(Oid relid, const char *tgname)
+{
+	Relation	tgrel;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		result = false;
+
+	if (tgname == NULL)
+		return false;
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(tgname));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL,
+							  2, keys);
+	if ((tuple = systable_getnext(scan)) != NULL)
+		result = audit_guard_is_guard_trigger((Form_pg_trigger) GETSTRUCT(tuple));
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return result;
+}
+
+/*
+ * The operation an ALTER TABLE subcommand performs on relid, when it is one
+ * only the designated owner may perform; NULL otherwise.
+ */
+static const char *
+guarded_alter_operation(AlterTableCmd *cmd, Oid relid)
+{
+	switch (cmd->subtype)
+	{
+		case AT_DisableTrig:
+			return is_guard_trigger_name(relid, cmd->name) ?
+				"disable trigger" : NULL;
+		case AT_EnableTrig:
+		case AT_EnableReplicaTrig:
+			/* would downgrade the guard from ENABLE ALWAYS */
+			return is_guard_trigger_name(relid, cmd->name) ?
+				"change the firing mode of trigger" : NULL;
+		case AT_DisableTrigAll:
+		case AT_DisableTrigUser:
+			return "disable triggers";
+		case AT_EnableTrigAll:
+		case AT_EnableTrigUser:
+			return "change the firing mode of triggers";
+		case AT_AlterColumnType:
+			return "alter column type";
+		case AT_DropColumn:
+			return "drop column";
+		case AT_DropExpression:
+#if AG_HAS_SET_EXPRESSION
+		case AT_SetExpression:
+#endif
+			return "change a generated column";
+		case AT_SetUnLogged:
+			return "set unlogged";
+		case AT_DetachPartition:
+		case AT_DetachPartitionFinalize:
+			return "detach partition";
+		case AT_ChangeOwner:
+			return "change owner";
+		case AT_AddInherit:
+		case AT_DropInherit:
+			return "change inheritance";
+		case AT_EnableRule:
+		case AT_EnableAlwaysRule:
+		case AT_EnableReplicaRule:
+		case AT_DisableRule:
+			return "change rule";
+		default:
+			return NULL;
+	}
+}
+
+/* The partition a DETACH subcommand names. */
+static Oid
+detached_partition(AlterTableCmd *cmd)
+{
+	if (cmd->subtype != AT_DetachPartition &&
+		cmd->subtype != AT_DetachPartitionFinalize)
+		return InvalidOid;
+	return relid_of(((PartitionCmd *) cmd->def)->name);
+}
+
+/* ALTER TABLE: refuse guarded subcommands on any protected target. */
+static void
+check_alter_table(AlterTableStmt *stmt)
+{
+	List	   *targets;
+	ListCell   *lc;
+
+	if (audit_guard_protected_count() == 0)
+		return;
+	targets = targets_of(stmt->relation);
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Oid			partition = detached_partition(cmd);
+		ListCell   *tc;
+
+		foreach(tc, targets)
+		{
+			Oid			relid = lfirst_oid(tc);
+			const char *operation;
+
+			if (!OidIsValid(audit_guard_owner_of(relid)))
+				continue;
+			operation = guarded_alter_operation(cmd, relid);
+			if (operation)
+				audit_guard_require_owner(relid, operation);
+		}
+		if (OidIsValid(partition))
+			audit_guard_require_owner(partition, "detach partition");
+	}
+}
+
+/* DROP TRIGGER: refuse dropping a guard trigger. */
+static void
+check_drop_trigger(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->removeType != OBJECT_TRIGGER ||
+		audit_guard_protected_count() == 0)
+		return;
+	foreach(lc, stmt->objects)
+	{
+		List	   *names = (List *) lfirst(lc);
+		int			n = list_length(names);
+		Oid			relid;
+		const char *tgname;
+
+		if (n < 2)
+			continue;
+		tgname = strVal(llast(names));
+		relid = relid_of(makeRangeVarFromNameList(list_truncate(list_copy(names),
+																 n - 1)));
+		if (OidIsValid(audit_guard_owner_of(relid)) &&
+			is_guard_trigger_name(relid, tgname))
+			audit_guard_require_owner(relid, "drop trigger");
+	}
+}
+
+/* CREATE OR REPLACE TRIGGER over a guard trigger. */
+static void
+check_create_trigger(CreateTrigStmt *stmt)
+{
+	Oid			relid;
+
+	if (!stmt->replace || audit_guard_protected_count() == 0)
+		return;
+	relid = relid_of(stmt->relation);
+	if (OidIsValid(audit_guard_owner_of(relid)) &&
+		is_guard_trigger_name(relid, stmt->trigname))
+		audit_guard_require_owner(relid, "replace trigger");
+}
+
+/* ALTER TRIGGER ... RENAME of a guard trigger. */
+static void
+check_rename(RenameStmt *stmt)
+{
+	Oid			relid;
+
+	if (stmt->renameType != OBJECT_TRIGGER ||
+		audit_guard_protected_count() == 0)
+		return;
+	relid = relid_of(stmt->relation);
+	if (OidIsValid(audit_guard_owner_of(relid)) &&
+		is_guard_trigger_name(relid, stmt->subname))
+		audit_guard_require_owner(relid, "rename trigger");
+}
+
+/* CREATE RULE: a DO INSTEAD rule would bypass or swallow writes. */
+static void
+check_create_rule(RuleStmt *stmt)
+{
+	if (audit_guard_protected_count() == 0)
+		return;
+	audit_guard_require_owner(relid_of(stmt->relation), "create rule");
+}
+
+/*
+ * TRUNCATE: refused for everyone, before any table is locked or emptied,
+ * also when a protected table is one of several or an inheritance child.
+ * (CASCADE adds referencing tables later; the guard trigger fires there.)
+ */
+static void
+check_truncate(TruncateStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (audit_guard_protected_count() == 0)
+		return;
+	foreach(lc, stmt->relations)
+	{
+		ListCell   *tc;
+
+		foreach(tc, targets_of(lfirst_node(RangeVar, lc)))
+		{
+			if (OidIsValid(audit_guard_owner_of(lfirst_oid(tc))))
+				audit_guard_refuse_change(lfirst_oid(tc), "truncate");
+		}
+	}
+}
+
+/*
+ * True when stmt would make session_replication_role replica.  For a SET
+ * in the session that includes RESET and DEFAULT when the value they fall
+ * back to is replica; for stored settings only an explicit value counts.
+ */
+static bool
+sets_replica(VariableSetStmt *stmt, bool in_session)
+{
+	const char *value = NULL;
+
+	if (stmt == NULL)
+		return false;
+	if (stmt->kind == VAR_RESET_ALL)
+		return in_session &&
+			pg_strcasecmp(GetConfigOptionResetString("session_replication_role"),
+						  "replica") == 0;
+	if (stmt->name == NULL ||
+		pg_strcasecmp(stmt->name, "session_replication_role") != 0)
+		return false;
+	if (stmt->kind == VAR_SET_VALUE)
+		value = ExtractSetVariableArgs(stmt);
+	else if (in_session &&
+			 (stmt->kind == VAR_SET_DEFAULT || stmt->kind == VAR_RESET))
+		value = GetConfigOptionResetString("session_replication_role");
+	else if (stmt->kind == VAR_SET_CURRENT)
+		value = GetConfigOption("session_replication_role", false, false);
+	return value != NULL && pg_strcasecmp(value, "replica") == 0;
+}
+
+/* Refuse replica mode unless the user is every table's designated owner. */
+static void
+check_replica(VariableSetStmt *stmt, bool in_session, const char *how)
+{
+	if (sets_replica(stmt, in_session) && audit_guard_protected_count() > 0)
+		audit_guard_refuse_replica_role(how);
+}
+
+/* A function's SET clauses: SET session_replication_role = replica. */
+static void
+check_function_options(List *options, const char *how)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "set") == 0)
+			check_replica(castNode(VariableSetStmt, def->arg), false, how);
+	}
+}
+
+/* DROP ROLE of a role that is the designated owner of a protected table. */
+static void
+check_drop_role(DropRoleStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (audit_guard_protected_count() == 0)
+		return;
+	foreach(lc, stmt->roles)
+	{
+		RoleSpec   *spec = lfirst_node(RoleSpec, lc);
+
+		if (spec->roletype == ROLESPEC_CSTRING)
+			audit_guard_refuse_owner_drop(get_role_oid(spec->rolename, true));
+	}
+}
+
+/* Every refusal that must happen before the statement does any work. */
+static void
+check_statement(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+			check_alter_table((AlterTableStmt *) parsetree);
+			break;
+		case T_DropStmt:
+			check_drop_trigger((DropStmt *) parsetree);
+			break;
+		case T_CreateTrigStmt:
+			check_create_trigger((CreateTrigStmt *) parsetree);
+			break;
+		case T_RenameStmt:
+			check_rename((RenameStmt *) parsetree);
+			break;
+		case T_RuleStmt:
+			check_create_rule((RuleStmt *) parsetree);
+			break;
+		case T_TruncateStmt:
+			check_truncate((TruncateStmt *) parsetree);
+			break;
+		case T_VariableSetStmt:
+			check_replica((VariableSetStmt *) parsetree, true, "SET");
+			break;
+		case T_AlterRoleSetStmt:
+			check_replica(((AlterRoleSetStmt *) parsetree)->setstmt, false,
+						  "ALTER ROLE ... SET");
+			break;
+		case T_AlterDatabaseSetStmt:
+			check_replica(((AlterDatabaseSetStmt *) parsetree)->setstmt, false,
+						  "ALTER DATABASE ... SET");
+			break;
+		case T_AlterSystemStmt:
+			check_replica(((AlterSystemStmt *) parsetree)->setstmt, false,
+						  "ALTER SYSTEM");
+			break;
+		case T_CreateFunctionStmt:
+			check_function_options(((CreateFunctionStmt *) parsetree)->options,
+								   "a function's SET clause");
+			break;
+		case T_AlterFunctionStmt:
+			check_function_options(((AlterFunctionStmt *) parsetree)->actions,
+								   "a function's SET clause");
+			break;
+		case T_DropRoleStmt:
+			check_drop_role((DropRoleStmt *) parsetree);
+			break;
+		default:
+			break;
+	}
+}
+
+/* After CREATE TABLE ... PARTITION OF: protect the partition if needed. */
+static void
+after_create(CreateStmt *stmt)
+{
+	if (stmt->partbound == NULL || list_length(stmt->inhRelations) != 1 ||
+		audit_guard_protected_count() == 0)
+		return;
+	audit_guard_protect_new_partitions(relid_of(linitial_node(RangeVar, stmt->inhRelations)),
+									   relid_of(stmt->relation));
+}
+
+/* After ALTER TABLE: follow ATTACH and DETACH PARTITION. */
+static void
+after_alter_table(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (audit_guard_protected_count() == 0)
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_AttachPartition)
+			audit_guard_protect_new_partitions(relid_of(stmt->relation),
+											   relid_of(((PartitionCmd *) cmd->def)->name));
+		else if (OidIsValid(detached_partition(cmd)))
+			audit_guard_keep_detached(detached_partition(cmd));
+	}
+}
+
+/* Bookkeeping after a statement succeeded. */
+static void
+after_statement(Node *parsetree)
+{
+	if (IsA(parsetree, CreateStmt))
+		after_create((CreateStmt *) parsetree);
+	else if (IsA(parsetree, AlterTableStmt))
+		after_alter_table((AlterTableStmt *) parsetree);
+	audit_guard_flush_forgotten();
+}
+
+/* The hook: refuse, run the statement, then keep the registry in step. */
+static void
+audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	check_statement(parsetree);
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(AG_PROCESS_UTILITY_ARGS);
+	else
+		standard_ProcessUtility(AG_PROCESS_UTILITY_ARGS);
+	after_statement(parsetree);
+}
+
+/* Install the hook, keeping the previous one to chain to. */
+void
+audit_guard_install_utility_hook(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = audit_guard_ProcessUtility;
+}
