@@ -3,6 +3,9 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION audit_guard" to load this file. \quit
 
+-- everyone may read the registry and call the API; the functions check callers
+GRANT USAGE ON SCHEMA audit_guard TO PUBLIC;
+
 /*
  * The registry: one row per protected table.  Written only by protect(),
  * unprotect() and the partition bookkeeping of the utility hook; the

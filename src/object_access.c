@@ -75,14 +75,14 @@ check_drop(Oid classId, Oid objectId, int subId)
 		OidIsValid(audit_guard_owner_of(objectId)))
 	{
 		audit_guard_require_owner(objectId,
-								  subId == 0 ? "drop table" : "drop column");
+								  subId == 0 ? "DROP TABLE" : "DROP COLUMN");
 		if (subId == 0)
 			audit_guard_forget_dropped(objectId);
 	}
 	else if (classId == TriggerRelationId &&
 			 fetch_trigger(objectId, &trig) &&
 			 audit_guard_is_guard_trigger(&trig))
-		audit_guard_require_owner(trig.tgrelid, "drop trigger");
+		audit_guard_require_owner(trig.tgrelid, "DROP TRIGGER");
 	else if (classId == ExtensionRelationId &&
 			 objectId == get_extension_oid("audit_guard", true))
 		audit_guard_refuse_extension_drop();
@@ -105,10 +105,10 @@ check_trigger(ObjectAccessType access, Oid tgoid)
 	{
 		if (access == OAT_POST_ALTER &&
 			(trig.tgenabled != TRIGGER_FIRES_ALWAYS || !has_guard_name(&trig)))
-			audit_guard_require_owner(trig.tgrelid, "alter trigger");
+			audit_guard_require_owner(trig.tgrelid, "changing a guard trigger");
 	}
 	else if (access == OAT_POST_CREATE && has_guard_name(&trig))
-		audit_guard_require_owner(trig.tgrelid, "replace trigger");
+		audit_guard_require_owner(trig.tgrelid, "CREATE OR REPLACE TRIGGER");
 }
 
 /* The hook: chain first, then look only at the classes that matter. */

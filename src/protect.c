@@ -410,7 +410,7 @@ choose_owner(Oid relid, Oid requested)
 				 errdetail("It is protected through its partitioned table \"%s\".",
 						   qualified_name(protected_ancestor(relid))),
 				 errhint("Call audit_guard.protect() on the partitioned table instead.")));
-	audit_guard_require_owner(relid, "change the designated owner");
+	audit_guard_require_owner(relid, "changing the designated owner");
 	return requested;
 }
 
@@ -481,7 +481,7 @@ check_unprotectable(Oid relid)
 				 errdetail("It is protected through its partitioned table \"%s\".",
 						   qualified_name(ancestor)),
 				 errhint("Unprotect the partitioned table instead.")));
-	audit_guard_require_owner(relid, "unprotect");
+	audit_guard_require_owner(relid, "audit_guard.unprotect()");
 }
 
 /* Drop the guard triggers of relid that are its own (not clones). */

@@ -59,7 +59,7 @@ audit_guard_require_owner(Oid relid, const char *operation)
 	owner_name = role_name(owner);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to %s on protected table %s",
+			 errmsg("permission denied for %s on protected table %s",
 					operation, table_name(relid)),
 			 errdetail("Table %s is protected by audit_guard; only members of its designated owner role \"%s\" may do this.",
 					   table_name(relid), owner_name),
@@ -102,8 +102,10 @@ audit_guard_refuse_replica_role(const char *how)
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied to set session_replication_role to replica with %s",
 					how),
-			 errdetail("This database has %d tables protected by audit_guard, and replica mode silences ordinary triggers; %s has designated owner \"%s\".",
-					   audit_guard_protected_count(), table_name(relid), owner_name),
+			 errdetail_plural("This database has %d table protected by audit_guard, and replica mode silences ordinary triggers; %s has designated owner \"%s\".",
+							  "This database has %d tables protected by audit_guard, and replica mode silences ordinary triggers; %s has designated owner \"%s\".",
+							  audit_guard_protected_count(),
+							  audit_guard_protected_count(), table_name(relid), owner_name),
 			 errhint("Only a member of the designated owner role of every protected table may do this; superuser status does not count.")));
 }
 
@@ -148,8 +150,10 @@ audit_guard_refuse_extension_drop(void)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to drop extension audit_guard while %d tables are protected",
-					audit_guard_protected_count()),
+			 errmsg_plural("permission denied to drop extension audit_guard while %d table is protected",
+						   "permission denied to drop extension audit_guard while %d tables are protected",
+						   audit_guard_protected_count(),
+						   audit_guard_protected_count()),
 			 errdetail("Dropping the extension would remove the guard of table %s, whose designated owner is \"%s\".",
 					   table_name(relid), role_name(audit_guard_owner_of(relid))),
 			 errhint("Have each designated owner call audit_guard.unprotect() first.")));

@@ -55,7 +55,7 @@ audit_guard_reject_change(PG_FUNCTION_ARGS)
 
 	audit_guard_refuse_change(RelationGetRelid(trigdata->tg_relation),
 							  operation);
-	PG_RETURN_NULL();			/* not reached */
+	pg_unreachable();
 }
 
 /* After any change of the registry, tell every backend to reload it. */
@@ -66,5 +66,5 @@ audit_guard_registry_changed(PG_FUNCTION_ARGS)
 										 "audit_guard.registry_changed()");
 
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	PG_RETURN_NULL();
+	return PointerGetDatum(NULL);	/* statement trigger: no row */
 }

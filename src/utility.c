@@ -89,42 +89,42 @@ guarded_alter_operation(AlterTableCmd *cmd, Oid relid)
 	{
 		case AT_DisableTrig:
 			return is_guard_trigger_name(relid, cmd->name) ?
-				"disable trigger" : NULL;
+				"DISABLE TRIGGER" : NULL;
 		case AT_EnableTrig:
 		case AT_EnableReplicaTrig:
 			/* would downgrade the guard from ENABLE ALWAYS */
 			return is_guard_trigger_name(relid, cmd->name) ?
-				"change the firing mode of trigger" : NULL;
+				"ENABLE [REPLICA] TRIGGER" : NULL;
 		case AT_DisableTrigAll:
 		case AT_DisableTrigUser:
-			return "disable triggers";
+			return "DISABLE TRIGGER ALL/USER";
 		case AT_EnableTrigAll:
 		case AT_EnableTrigUser:
-			return "change the firing mode of triggers";
+			return "ENABLE TRIGGER ALL/USER";
 		case AT_AlterColumnType:
-			return "alter column type";
+			return "ALTER COLUMN TYPE";
 		case AT_DropColumn:
-			return "drop column";
+			return "DROP COLUMN";
 		case AT_DropExpression:
 #if AG_HAS_SET_EXPRESSION
 		case AT_SetExpression:
 #endif
-			return "change a generated column";
+			return "changing a generated column";
 		case AT_SetUnLogged:
-			return "set unlogged";
+			return "SET UNLOGGED";
 		case AT_DetachPartition:
 		case AT_DetachPartitionFinalize:
-			return "detach partition";
+			return "DETACH PARTITION";
 		case AT_ChangeOwner:
-			return "change owner";
+			return "OWNER TO";
 		case AT_AddInherit:
 		case AT_DropInherit:
-			return "change inheritance";
+			return "INHERIT/NO INHERIT";
 		case AT_EnableRule:
 		case AT_EnableAlwaysRule:
 		case AT_EnableReplicaRule:
 		case AT_DisableRule:
-			return "change rule";
+			return "ENABLE/DISABLE RULE";
 		default:
 			return NULL;
 	}
@@ -168,34 +168,48 @@ check_alter_table(AlterTableStmt *stmt)
 				audit_guard_require_owner(relid, operation);
 		}
 		if (OidIsValid(partition))
-			audit_guard_require_owner(partition, "detach partition");
+			audit_guard_require_owner(partition, "DETACH PARTITION");
 	}
 }
 
-/* DROP TRIGGER: refuse dropping a guard trigger. */
+/* The table a DROP TRIGGER name list ([schema.]table.trigger) names. */
+static Oid
+trigger_table(List *names)
+{
+	return relid_of(makeRangeVarFromNameList(list_truncate(list_copy(names),
+														   list_length(names) - 1)));
+}
+
+/*
+ * DROP TRIGGER of a guard trigger, DROP TABLE of a protected table, DROP
+ * EXTENSION audit_guard: refused here first, so that the message names what
+ * the user asked for.  The object-access hook refuses the same drops when
+ * they are reached by a cascade.
+ */
 static void
-check_drop_trigger(DropStmt *stmt)
+check_drop(DropStmt *stmt)
 {
 	ListCell   *lc;
 
-	if (stmt->removeType != OBJECT_TRIGGER ||
-		audit_guard_protected_count() == 0)
+	if (audit_guard_protected_count() == 0)
 		return;
 	foreach(lc, stmt->objects)
 	{
-		List	   *names = (List *) lfirst(lc);
-		int			n = list_length(names);
-		Oid			relid;
-		const char *tgname;
+		if (stmt->removeType == OBJECT_TRIGGER)
+		{
+			List	   *names = (List *) lfirst(lc);
+			Oid			relid = trigger_table(names);
 
-		if (n < 2)
-			continue;
-		tgname = strVal(llast(names));
-		relid = relid_of(makeRangeVarFromNameList(list_truncate(list_copy(names),
-																 n - 1)));
-		if (OidIsValid(audit_guard_owner_of(relid)) &&
-			is_guard_trigger_name(relid, tgname))
-			audit_guard_require_owner(relid, "drop trigger");
+			if (OidIsValid(audit_guard_owner_of(relid)) &&
+				is_guard_trigger_name(relid, strVal(llast(names))))
+				audit_guard_require_owner(relid, "DROP TRIGGER");
+		}
+		else if (stmt->removeType == OBJECT_TABLE)
+			audit_guard_require_owner(relid_of(makeRangeVarFromNameList((List *) lfirst(lc))),
+									  "DROP TABLE");
+		else if (stmt->removeType == OBJECT_EXTENSION &&
+				 strcmp(strVal(lfirst(lc)), "audit_guard") == 0)
+			audit_guard_refuse_extension_drop();
 	}
 }
 
@@ -210,7 +224,7 @@ check_create_trigger(CreateTrigStmt *stmt)
 	relid = relid_of(stmt->relation);
 	if (OidIsValid(audit_guard_owner_of(relid)) &&
 		is_guard_trigger_name(relid, stmt->trigname))
-		audit_guard_require_owner(relid, "replace trigger");
+		audit_guard_require_owner(relid, "CREATE OR REPLACE TRIGGER");
 }
 
 /* ALTER TRIGGER ... RENAME of a guard trigger. */
@@ -225,7 +239,7 @@ check_rename(RenameStmt *stmt)
 	relid = relid_of(stmt->relation);
 	if (OidIsValid(audit_guard_owner_of(relid)) &&
 		is_guard_trigger_name(relid, stmt->subname))
-		audit_guard_require_owner(relid, "rename trigger");
+		audit_guard_require_owner(relid, "ALTER TRIGGER ... RENAME");
 }
 
 /* CREATE RULE: a DO INSTEAD rule would bypass or swallow writes. */
@@ -234,7 +248,7 @@ check_create_rule(RuleStmt *stmt)
 {
 	if (audit_guard_protected_count() == 0)
 		return;
-	audit_guard_require_owner(relid_of(stmt->relation), "create rule");
+	audit_guard_require_owner(relid_of(stmt->relation), "CREATE RULE");
 }
 
 /*
@@ -340,7 +354,7 @@ check_statement(Node *parsetree)
 			check_alter_table((AlterTableStmt *) parsetree);
 			break;
 		case T_DropStmt:
-			check_drop_trigger((DropStmt *) parsetree);
+			check_drop((DropStmt *) parsetree);
 			break;
 		case T_CreateTrigStmt:
 			check_create_trigger((CreateTrigStmt *) parsetree);
