@@ -48,7 +48,14 @@ Oid			audit_guard_internal_owner = InvalidOid;
 /* True while this file writes the registry or the history. */
 bool		audit_guard_writing_registry = false;
 
-/* Tables dropped by their designated owner, to strike from the registry. */
+/* A table dropped by its designated owner, to strike from the registry. */
+typedef struct DroppedTable
+{
+	Oid			relid;
+	char	   *name;			/* taken while the table still existed */
+} DroppedTable;
+
+/* The DroppedTables of this transaction, in TopTransactionContext. */
 static List *dropped_tables = NIL;
 
 /* The owner of a relation, from pg_class. */
@@ -591,12 +598,19 @@ void
 audit_guard_forget_dropped(Oid relid)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	DroppedTable *dropped = palloc(sizeof(DroppedTable));
 
-	dropped_tables = lappend_oid(dropped_tables, relid);
+	dropped->relid = relid;
+	dropped->name = qualified_name(relid);
+	dropped_tables = lappend(dropped_tables, dropped);
 	MemoryContextSwitchTo(old);
 }
 
-/* Strike the tables dropped by this statement from the registry. */
+/*
+ * Strike the tables dropped by the statement that just ended from the
+ * registry.  A drop rolled back with its subtransaction left its table in
+ * place; such a table keeps its row.
+ */
 void
 audit_guard_flush_forgotten(void)
 {
@@ -610,11 +624,12 @@ audit_guard_flush_forgotten(void)
 	nestlevel = begin_spi();
 	foreach(lc, dropped)
 	{
-		Oid			relid = lfirst_oid(lc);
-		Oid			owner = audit_guard_owner_of(relid);
+		DroppedTable *table = (DroppedTable *) lfirst(lc);
+		Oid			owner = audit_guard_owner_of(table->relid);
 
-		if (OidIsValid(owner))
-			unregister_table(relid, psprintf("%u", relid), owner, "drop");
+		if (OidIsValid(owner) &&
+			!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(table->relid)))
+			unregister_table(table->relid, table->name, owner, "drop");
 	}
 	end_spi(nestlevel);
 }
