@@ -54,7 +54,7 @@ extern void audit_guard_refuse_change(Oid relid, const char *operation) pg_attri
 extern void audit_guard_refuse_replica_role(const char *how);
 extern void audit_guard_refuse_own_table(Oid relid, const char *operation) pg_attribute_noreturn();
 extern void audit_guard_refuse_owner_drop(Oid roleid);
-extern void audit_guard_refuse_extension_drop(void);
+extern void audit_guard_refuse_extension_change(const char *operation);
 extern void audit_guard_refuse_catalog_edit(Oid relid);
 
 /* protect.c: the API and the partition bookkeeping the hooks call */

@@ -24,6 +24,7 @@
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_proc.h"
 #include "commands/trigger.h"
 #include "commands/extension.h"
 #include "utils/fmgroids.h"
@@ -65,14 +66,36 @@ has_guard_name(Form_pg_trigger trig)
 		strcmp(NameStr(trig->tgname), AG_TRUNCATE_TRIGGER) == 0;
 }
 
+/*
+ * True for the objects the hooks depend on: the registry and history
+ * tables, the guard function and the registry's own trigger.
+ */
+static bool
+is_extension_internal(Oid classId, Oid objectId)
+{
+	FormData_pg_trigger trig;
+
+	if (classId == RelationRelationId)
+		return audit_guard_is_own_table(objectId);
+	if (classId == ProcedureRelationId)
+		return objectId == audit_guard_guard_function();
+	if (classId == TriggerRelationId)
+		return fetch_trigger(objectId, &trig) &&
+			audit_guard_is_own_table(trig.tgrelid);
+	return classId == ExtensionRelationId &&
+		objectId == get_extension_oid("audit_guard", true);
+}
+
 /* A drop of a table, a column of one, or a guard trigger. */
 static void
 check_drop(Oid classId, Oid objectId, int subId)
 {
 	FormData_pg_trigger trig;
 
-	if (classId == RelationRelationId &&
-		OidIsValid(audit_guard_owner_of(objectId)))
+	if (is_extension_internal(classId, objectId))
+		audit_guard_refuse_extension_change("drop");
+	else if (classId == RelationRelationId &&
+			 OidIsValid(audit_guard_owner_of(objectId)))
 	{
 		audit_guard_require_owner(objectId,
 								  subId == 0 ? "DROP TABLE" : "DROP COLUMN");
@@ -83,9 +106,21 @@ check_drop(Oid classId, Oid objectId, int subId)
 			 fetch_trigger(objectId, &trig) &&
 			 audit_guard_is_guard_trigger(&trig))
 		audit_guard_require_owner(trig.tgrelid, "DROP TRIGGER");
-	else if (classId == ExtensionRelationId &&
-			 objectId == get_extension_oid("audit_guard", true))
-		audit_guard_refuse_extension_drop();
+}
+
+/*
+ * Any ALTER of an object of the extension (rename, owner, schema, trigger
+ * state of the registry) outside CREATE/ALTER EXTENSION.
+ */
+static void
+check_extension_alter(Oid classId, Oid objectId)
+{
+	if (creating_extension)
+		return;
+	if (is_extension_internal(classId, objectId) ||
+		getExtensionOfObject(classId, objectId) ==
+		get_extension_oid("audit_guard", true))
+		audit_guard_refuse_extension_change("alter");
 }
 
 /*
@@ -122,14 +157,19 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 	switch (access)
 	{
 		case OAT_DROP:
-			if (classId == RelationRelationId ||
-				classId == TriggerRelationId ||
-				classId == ExtensionRelationId)
+			if (audit_guard_protected_count() > 0)
 				check_drop(classId, objectId, subId);
 			break;
 		case OAT_POST_ALTER:
-		case OAT_POST_CREATE:
+			if (audit_guard_protected_count() == 0)
+				break;
+			check_extension_alter(classId, objectId);
 			if (classId == TriggerRelationId)
+				check_trigger(access, objectId);
+			break;
+		case OAT_POST_CREATE:
+			if (classId == TriggerRelationId &&
+				audit_guard_protected_count() > 0)
 				check_trigger(access, objectId);
 			break;
 		default:

@@ -138,11 +138,13 @@ audit_guard_refuse_owner_drop(Oid roleid)
 }
 
 /*
- * Refuse DROP EXTENSION audit_guard while tables are protected, unless the
- * user is the designated owner of every one of them.
+ * Refuse dropping or altering extension audit_guard or one of its objects
+ * while tables are protected, unless the user is the designated owner of
+ * every one of them: without its registry, function or registry trigger
+ * the hooks would stop guarding.
  */
 void
-audit_guard_refuse_extension_drop(void)
+audit_guard_refuse_extension_change(const char *operation)
 {
 	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
 
@@ -150,11 +152,11 @@ audit_guard_refuse_extension_drop(void)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg_plural("permission denied to drop extension audit_guard while %d table is protected",
-						   "permission denied to drop extension audit_guard while %d tables are protected",
+			 errmsg_plural("permission denied to %s extension audit_guard while %d table is protected",
+						   "permission denied to %s extension audit_guard while %d tables are protected",
 						   audit_guard_protected_count(),
-						   audit_guard_protected_count()),
-			 errdetail("Dropping the extension would remove the guard of table %s, whose designated owner is \"%s\".",
+						   operation, audit_guard_protected_count()),
+			 errdetail("It would remove or weaken the guard of table %s, whose designated owner is \"%s\".",
 					   table_name(relid), role_name(audit_guard_owner_of(relid))),
 			 errhint("Have each designated owner call audit_guard.unprotect() first.")));
 }

@@ -209,7 +209,7 @@ check_drop(DropStmt *stmt)
 									  "DROP TABLE");
 		else if (stmt->removeType == OBJECT_EXTENSION &&
 				 strcmp(strVal(lfirst(lc)), "audit_guard") == 0)
-			audit_guard_refuse_extension_drop();
+			audit_guard_refuse_extension_change("drop");
 	}
 }
 
@@ -390,6 +390,12 @@ check_statement(Node *parsetree)
 		case T_AlterFunctionStmt:
 			check_function_options(((AlterFunctionStmt *) parsetree)->actions,
 								   "a function's SET clause");
+			break;
+		case T_AlterExtensionContentsStmt:
+			if (strcmp(((AlterExtensionContentsStmt *) parsetree)->extname,
+					   "audit_guard") == 0 &&
+				audit_guard_protected_count() > 0)
+				audit_guard_refuse_extension_change("change the members of");
 			break;
 		case T_DropRoleStmt:
 			check_drop_role((DropRoleStmt *) parsetree);
