@@ -261,7 +261,7 @@ check_truncate(TruncateStmt *stmt)
 {
 	ListCell   *lc;
 
-	if (audit_guard_protected_count() == 0)
+	if (!audit_guard_extension_ready())
 		return;
 	foreach(lc, stmt->relations)
 	{
@@ -269,8 +269,12 @@ check_truncate(TruncateStmt *stmt)
 
 		foreach(tc, targets_of(lfirst_node(RangeVar, lc)))
 		{
-			if (OidIsValid(audit_guard_owner_of(lfirst_oid(tc))))
-				audit_guard_refuse_change(lfirst_oid(tc), "truncate");
+			Oid			relid = lfirst_oid(tc);
+
+			if (OidIsValid(audit_guard_owner_of(relid)))
+				audit_guard_refuse_change(relid, "truncate");
+			if (audit_guard_is_own_table(relid))
+				audit_guard_refuse_own_table(relid, "truncate");
 		}
 	}
 }
