@@ -38,12 +38,7 @@ test: metacheck
 
 # META.json must be valid JSON and carry the control file's version.
 metacheck:
-	@perl -MJSON::PP -e 'local $$/; open my $$f, "<", "META.json" or die; \
-		my $$m = decode_json(<$$f>); \
-		my $$v = "$(EXTVERSION).0"; \
-		$$m->{version} eq $$v && $$m->{provides}{audit_guard}{version} eq $$v \
-			or die "META.json version is not $$v\n"; \
-		print "META.json ok ($$v)\n"'
+	@perl -MJSON::PP -e 'local $$/; open my $$f, "<", "META.json" or die; my $$m = decode_json(<$$f>); my $$v = "$(EXTVERSION).0"; $$m->{version} eq $$v && $$m->{provides}{audit_guard}{version} eq $$v or die "META.json version is not $$v\n"; print "META.json ok ($$v)\n"'
 
 # A throwaway cluster that shows the guard refusing real attacks.
 demo:
