@@ -24,10 +24,24 @@
 #   ag_conf_reset           remove override.conf and restart
 #   ag_log_offset           byte size of the server log now
 #   ag_log_since OFFSET     the server log written after OFFSET
-#   ag_psql ARGS…           psql -X -v ON_ERROR_STOP=1 -q, quiet and strict
-#   ag_session_open NAME [DB]   an open psql session fed through a fifo
-#   ag_session_run NAME SQL     run SQL there, print its output, wait for it
+#   ag_psql ARGS…           psql, quiet (no notices) and stopping on error
+#   ag_session_open NAME [DB]   an open psql session fed through a fifo;
+#                               errors print as "ERROR:  <SQLSTATE>"
+#   ag_session_run NAME SQL     run SQL there, wait, print its output
+#   ag_session_send NAME SQL    send SQL without waiting (it may block)
+#   ag_session_wait NAME [SEC]  wait for what was sent, print its output
+#   ag_session_blocked NAME     true once the session waits for a lock
 #   ag_session_close NAME
+#
+# Assertions for scenario scripts (TAP-like lines, counted):
+#   ag_ok DESCRIPTION CMD…        passes when CMD exits 0
+#   ag_is GOT WANT DESCRIPTION    passes when GOT = WANT
+#   ag_sqlstate DB SQLSTATE SQL [DESCRIPTION]
+#                                 passes when SQL fails with that SQLSTATE
+#   ag_scalar DB SQL              prints the single value SQL returns
+#   ag_done                       prints the count; non-zero on any failure
+#   ag_fresh_database DB [ROLE…]  (re)create DB and the (NOLOGIN) roles
+#   ag_drop_database DB [ROLE…]   drop them again
 #
 # Settings (environment, read by ag_cluster_start):
 #   AG_PRELOAD   shared_preload_libraries value (default: audit_guard)
@@ -183,7 +197,8 @@ ag_log_since() {
 }
 
 ag_psql() {
-	"$AG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"
+	PGOPTIONS='-c client_min_messages=warning' \
+		"$AG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"
 }
 
 # Stop the server (immediately if fast stop fails) and remove its files.
@@ -207,7 +222,7 @@ ag_cluster_cleanup() {
 }
 
 # Open sessions: psql reads a fifo we keep open, and writes to a file.
-declare -gA AG_SESSION_FD=() AG_SESSION_PID=() AG_SESSION_SEQ=()
+declare -gA AG_SESSION_FD=() AG_SESSION_PID=() AG_SESSION_BACKEND=()
 
 ag_session_open() {
 	local name=$1 db=${2:-$PGDATABASE} fifo="$AG_DIR/session.$1" fd
@@ -219,18 +234,21 @@ ag_session_open() {
 	AG_SESSION_PID[$name]=$!
 	exec {fd}>"$fifo"
 	AG_SESSION_FD[$name]=$fd
-	AG_SESSION_SEQ[$name]=0
+	echo 0 >"$AG_DIR/session.$name.seq"
 	# wait until it is connected
-	ag_session_run "$name" 'SELECT 1;' >/dev/null
+	AG_SESSION_BACKEND[$name]=$(ag_session_run "$name" '\set VERBOSITY sqlstate
+SELECT pg_backend_pid();')
 }
 
-# Send SQL to an open session; print what it printed for that SQL.  A
-# final semicolon is added when missing, so the marker is not swallowed.
-ag_session_run() {
-	local name=$1 sql=$2 out="$AG_DIR/session.$1.out" seq start i
-	seq=$((AG_SESSION_SEQ[$name] + 1))
-	AG_SESSION_SEQ[$name]=$seq
-	start=$(stat -c %s "$out")
+# Send SQL to an open session without waiting for it (it may block on a
+# lock); ag_session_wait collects its output.  A final semicolon is added
+# when missing, so the marker is not swallowed.
+ag_session_send() {
+	local name=$1 sql=$2 seq
+	# state in files, so that $(ag_session_run …) keeps it
+	seq=$(($(cat "$AG_DIR/session.$name.seq") + 1))
+	echo "$seq" >"$AG_DIR/session.$name.seq"
+	stat -c %s "$AG_DIR/session.$name.out" >"$AG_DIR/session.$name.start"
 	if ! kill -0 "${AG_SESSION_PID[$name]}" 2>/dev/null; then
 		echo "cluster.sh: session $name has ended" >&2
 		return 1
@@ -242,9 +260,18 @@ ag_session_run() {
 		echo "cluster.sh: session $name does not read" >&2
 		return 1
 	fi
-	for ((i = 0; i < 600; i++)); do
+}
+
+# Wait (up to $2 seconds, default 30) for the last SQL sent to a session;
+# print its output.  Returns 2 on a time-out, leaving it pending.
+ag_session_wait() {
+	local name=$1 limit=${2:-30} out="$AG_DIR/session.$1.out" seq start i
+	seq=$(cat "$AG_DIR/session.$name.seq")
+	start=$(cat "$AG_DIR/session.$name.start")
+	for ((i = 0; i < limit * 20; i++)); do
 		if grep -q "^__ag_done_${seq}__\$" "$out"; then
-			tail -c +"$((start + 1))" "$out" | grep -v "^__ag_done_${seq}__\$"
+			tail -c +"$((start + 1))" "$out" |
+				grep -v "^__ag_done_${seq}__\$"
 			return 0
 		fi
 		if ! kill -0 "${AG_SESSION_PID[$name]}" 2>/dev/null; then
@@ -253,15 +280,119 @@ ag_session_run() {
 		fi
 		sleep 0.05
 	done
-	echo "cluster.sh: session $name did not answer in 30 s" >&2
+	[ "$limit" -lt 30 ] || echo "cluster.sh: session $name did not answer in $limit s" >&2
+	return 2
+}
+
+# Run SQL in an open session and print its output.
+ag_session_run() {
+	ag_session_send "$1" "$2" && ag_session_wait "$1"
+}
+
+# Wait up to 10 s until the session's backend waits for a lock.
+ag_session_blocked() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(ag_scalar postgres "SELECT wait_event_type FROM pg_stat_activity
+			WHERE pid = ${AG_SESSION_BACKEND[$1]}")" = Lock ] && return 0
+		sleep 0.05
+	done
 	return 1
 }
 
 ag_session_close() {
 	local name=$1 fd=${AG_SESSION_FD[$1]:-}
 	[ -n "$fd" ] || return 0
+	local pid=${AG_SESSION_PID[$name]} i
 	(printf '\\q\n' >&"$fd") 2>/dev/null
 	exec {fd}>&-
-	wait "${AG_SESSION_PID[$name]}" 2>/dev/null
-	unset "AG_SESSION_FD[$name]" "AG_SESSION_PID[$name]" "AG_SESSION_SEQ[$name]"
+	# a session blocked on a lock would not read \q: end it after 5 s
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset "AG_SESSION_FD[$name]" "AG_SESSION_PID[$name]" "AG_SESSION_BACKEND[$name]"
+}
+
+# Assertions for scenario scripts.
+AG_CHECKS=0
+AG_FAILED=0
+
+ag_pass() {
+	AG_CHECKS=$((AG_CHECKS + 1))
+	echo "ok $AG_CHECKS - $1"
+}
+
+ag_fail() {
+	AG_CHECKS=$((AG_CHECKS + 1))
+	AG_FAILED=$((AG_FAILED + 1))
+	echo "not ok $AG_CHECKS - $1"
+	shift
+	[ $# -eq 0 ] || printf '#   %s\n' "$@"
+}
+
+ag_ok() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		ag_pass "$desc"
+	else
+		ag_fail "$desc" "command: $*" "$out"
+	fi
+}
+
+ag_is() {
+	if [ "$1" = "$2" ]; then
+		ag_pass "$3"
+	else
+		ag_fail "$3" "got:  $1" "want: $2"
+	fi
+}
+
+ag_scalar() {
+	"$AG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+}
+
+# SQL must fail with the SQLSTATE; psql prints "ERROR:  <code>" in
+# VERBOSITY sqlstate mode.
+ag_sqlstate() {
+	local db=$1 want=$2 sql=$3 desc=${4:-"$3 fails with $2"} out got
+	out=$(printf '\\set VERBOSITY sqlstate\n%s\n' "$sql" |
+		"$AG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$db" 2>&1)
+	got=$(printf '%s\n' "$out" | sed -n 's/.*ERROR:  \([0-9A-Z]\{5\}\)$/\1/p' | head -n 1)
+	if [ "$got" = "$want" ]; then
+		ag_pass "$desc"
+	else
+		ag_fail "$desc" "want SQLSTATE $want, got: ${got:-no error}" "$out"
+	fi
+}
+
+ag_done() {
+	echo "# $((AG_CHECKS - AG_FAILED)) of $AG_CHECKS checks passed"
+	[ "$AG_FAILED" -eq 0 ] && [ "$AG_CHECKS" -gt 0 ]
+}
+
+# A scenario's own database and roles, made afresh (left over from an
+# interrupted run or not).
+ag_fresh_database() {
+	local db=$1 role sql
+	shift
+	ag_drop_database "$db" "$@" || return 1
+	sql="CREATE DATABASE $db;"
+	for role in "$@"; do
+		sql="CREATE ROLE $role; $sql"
+	done
+	ag_psql -d postgres <<<"$sql"
+}
+
+ag_drop_database() {
+	local db=$1 role sql
+	shift
+	sql="DROP DATABASE IF EXISTS $db;"
+	for role in "$@"; do
+		sql="$sql DROP ROLE IF EXISTS $role;"
+	done
+	ag_psql -d postgres <<<"$sql"
 }
