@@ -43,12 +43,30 @@
 #   ag_fresh_database DB [ROLE…]  (re)create DB and the (NOLOGIN) roles
 #   ag_drop_database DB [ROLE…]   drop them again
 #
+# And for the entry points:
+#   ag_build_install        make, then make install (with sudo only when
+#                           not root and the install directories are not
+#                           writable); PG_CONFIG picks the server
+#
 # Settings (environment, read by ag_cluster_start):
 #   AG_PRELOAD   shared_preload_libraries value (default: audit_guard)
 #   AG_KEEP=1    leave the directory behind for a look after a failure
 
 AG_BINDIR=${AG_BINDIR:-$(pg_config --bindir)}
 export AG_BINDIR
+
+# Build and install the extension from the repository in the current
+# directory.
+ag_build_install() {
+	local pg_config=${PG_CONFIG:-pg_config} sudo=()
+	make -s PG_CONFIG="$pg_config" || return 1
+	if [ "$(id -u)" -ne 0 ] &&
+		{ [ ! -w "$("$pg_config" --pkglibdir)" ] ||
+			[ ! -w "$("$pg_config" --sharedir)/extension" ]; }; then
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" make -s install PG_CONFIG="$pg_config"
+}
 
 # Run a server-side command as the cluster's OS owner.
 ag_as_owner() {

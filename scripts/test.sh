@@ -64,23 +64,9 @@ wants() {
 	[ -z "${AG_ONLY:-}" ] || [ "$AG_ONLY" = "$1" ]
 }
 
-section build
-if ! make -s PG_CONFIG="$PG_CONFIG"; then
-	record build 1
-	finish
-fi
-
-section install
-pkglibdir=$("$PG_CONFIG" --pkglibdir)
-sharedir=$("$PG_CONFIG" --sharedir)
-if [ "$(id -u)" -ne 0 ] &&
-	{ [ ! -w "$pkglibdir" ] || [ ! -w "$sharedir/extension" ]; }; then
-	install_cmd=(sudo make -s install PG_CONFIG="$PG_CONFIG")
-else
-	install_cmd=(make -s install PG_CONFIG="$PG_CONFIG")
-fi
-if ! "${install_cmd[@]}"; then
-	record install 1
+section "build and install"
+if ! ag_build_install; then
+	record build-install 1
 	finish
 fi
 
