@@ -52,7 +52,7 @@
 #   AG_PRELOAD   shared_preload_libraries value (default: audit_guard)
 #   AG_KEEP=1    leave the directory behind for a look after a failure
 
-AG_BINDIR=${AG_BINDIR:-$(pg_config --bindir)}
+AG_BINDIR=${AG_BINDIR:-$("${PG_CONFIG:-pg_config}" --bindir)}
 export AG_BINDIR
 
 # Build and install the extension from the repository in the current
