@@ -87,6 +87,10 @@ check_modify_table(PlannedStmt *stmt, ModifyTable *mt)
 	ListCell   *lc;
 	int			i = 0;
 
+	/* the table the statement named first, so that the message names it */
+	if (mt->rootRelation > 0 &&
+		(mt->operation == CMD_UPDATE || mt->operation == CMD_DELETE))
+		check_result_relation(stmt, mt->rootRelation, mt->operation);
 	foreach(lc, mt->resultRelations)
 	{
 		CmdType		operation = mt->operation;
@@ -101,9 +105,6 @@ check_modify_table(PlannedStmt *stmt, ModifyTable *mt)
 			check_result_relation(stmt, lfirst_int(lc), operation);
 		i++;
 	}
-	if (mt->rootRelation > 0 &&
-		(mt->operation == CMD_UPDATE || mt->operation == CMD_DELETE))
-		check_result_relation(stmt, mt->rootRelation, mt->operation);
 }
 
 /* Check every ModifyTable: the top plan and those of writable CTEs. */

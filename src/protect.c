@@ -11,8 +11,8 @@
  * cloned by PostgreSQL, but a statement TRUNCATE trigger is not, so each
  * partition gets its own, and a registry row of its own.
  *
- * The trigger DDL runs through SPI as the table's owner, who may always run
- * it; the registry is written through SPI as the registry's owner, with
+ * The trigger DDL and the registry writes run through SPI as the extension's
+ * owner, after the caller has been authorized; registry writes run with
  * audit_guard_writing_registry set so that the executor hook lets exactly
  * that statement through.  Both run with a pinned search_path.
  *
@@ -119,11 +119,18 @@ run_as(Oid userid, const char *sql, int nargs, Oid *types, Datum *values,
 			 sql, SPI_result_code_string(rc));
 }
 
-/* Run DDL on relid as its owner. */
+/*
+ * Run guard-trigger DDL as the extension's owner (a superuser: the control
+ * file says superuser = true).  The caller was authorized before; running
+ * as the table's owner instead would fail where that role has lost USAGE on
+ * the table's schema, and unprotect() is run by a designated owner who need
+ * not own the table.
+ */
 static void
-run_ddl(Oid relid, const char *sql)
+run_ddl(const char *sql)
 {
-	run_as(relation_owner(relid), sql, 0, NULL, NULL, SPI_OK_UTILITY);
+	run_as(relation_owner(audit_guard_registry_relid()), sql, 0, NULL, NULL,
+		   SPI_OK_UTILITY);
 }
 
 /*
@@ -249,8 +256,7 @@ read_guard_state(Oid relid)
 static void
 create_guard_trigger(Oid relid, const char *name, const char *timing)
 {
-	run_ddl(relid,
-			psprintf("CREATE TRIGGER %s %s ON %s %s EXECUTE FUNCTION %s.reject_change()",
+	run_ddl(psprintf("CREATE TRIGGER %s %s ON %s %s EXECUTE FUNCTION %s.reject_change()",
 					 quote_identifier(name), timing, qualified_name(relid),
 					 strcmp(name, AG_ROW_TRIGGER) == 0 ?
 					 "FOR EACH ROW" : "FOR EACH STATEMENT",
@@ -277,8 +283,7 @@ ensure_guard(Oid relid)
 		state = read_guard_state(relid);
 
 	foreach(lc, state.to_enable)
-		run_ddl(relid,
-				psprintf("ALTER TABLE ONLY %s ENABLE ALWAYS TRIGGER %s",
+		run_ddl(psprintf("ALTER TABLE ONLY %s ENABLE ALWAYS TRIGGER %s",
 						 qualified_name(relid),
 						 quote_identifier((char *) lfirst(lc))));
 }
@@ -305,14 +310,18 @@ check_protectable(Oid relid)
 				 errmsg("cannot protect \"%s\": it is not a table", name),
 				 errdetail("audit_guard protects ordinary and partitioned tables only; views, materialized views, foreign tables, sequences and indexes hold no rows it could guard."),
 				 errhint("Protect the table that holds the audit rows.")));
-	if (form->relpersistence != RELPERSISTENCE_PERMANENT)
+	if (form->relpersistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot protect \"%s\": it is a %s table", name,
-						form->relpersistence == RELPERSISTENCE_TEMP ?
-						"temporary" : "unlogged"),
-				 errdetail("Temporary tables vanish with their session and unlogged tables are emptied by crash recovery, so they cannot keep an audit trail."),
-				 errhint("Protect a permanent table (ALTER TABLE ... SET LOGGED first for an unlogged one).")));
+				 errmsg("cannot protect \"%s\": it is a temporary table", name),
+				 errdetail("A temporary table vanishes with its session, so it cannot keep an audit trail."),
+				 errhint("Protect a permanent table.")));
+	if (form->relpersistence == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot protect \"%s\": it is an unlogged table", name),
+				 errdetail("Crash recovery empties an unlogged table, so it cannot keep an audit trail."),
+				 errhint("Run ALTER TABLE ... SET LOGGED first.")));
 	if (IsCatalogRelationOid(relid) || IsSystemClass(relid, form))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -499,7 +508,7 @@ drop_guard_triggers(Oid relid)
 	ListCell   *lc;
 
 	foreach(lc, state.own_triggers)
-		run_ddl(relid, psprintf("DROP TRIGGER %s ON %s",
+		run_ddl(psprintf("DROP TRIGGER %s ON %s",
 								quote_identifier((char *) lfirst(lc)),
 								qualified_name(relid)));
 }

@@ -23,12 +23,14 @@
 #include "access/table.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "nodes/makefuncs.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
@@ -172,6 +174,59 @@ check_alter_table(AlterTableStmt *stmt)
 	}
 }
 
+/*
+ * Refuse operation unless the user is the designated owner of every
+ * protected table in schema nspid, or owned by role ownerid.
+ */
+static void
+check_tables_where(Oid nspid, Oid ownerid, const char *operation)
+{
+	ListCell   *lc;
+
+	if (!OidIsValid(nspid) && !OidIsValid(ownerid))
+		return;
+	foreach(lc, audit_guard_protected_tables())
+	{
+		Oid			relid = lfirst_oid(lc);
+		HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		Form_pg_class form;
+		bool		hit;
+
+		if (!HeapTupleIsValid(tuple))
+			continue;
+		form = (Form_pg_class) GETSTRUCT(tuple);
+		hit = form->relnamespace == nspid || form->relowner == ownerid;
+		ReleaseSysCache(tuple);
+		if (hit)
+			audit_guard_require_owner(relid, operation);
+	}
+}
+
+/* The OIDs of a list of RoleSpecs (CURRENT_USER and friends included). */
+static List *
+role_oids(List *rolespecs)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rolespecs)
+		result = lappend_oid(result,
+							 get_rolespec_oid(lfirst_node(RoleSpec, lc), true));
+	return result;
+}
+
+/* DROP OWNED BY: refuse when it would drop a protected table. */
+static void
+check_drop_owned(DropOwnedStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (audit_guard_protected_count() == 0)
+		return;
+	foreach(lc, role_oids(stmt->roles))
+		check_tables_where(InvalidOid, lfirst_oid(lc), "DROP OWNED");
+}
+
 /* The table a DROP TRIGGER name list ([schema.]table.trigger) names. */
 static Oid
 trigger_table(List *names)
@@ -207,6 +262,9 @@ check_drop(DropStmt *stmt)
 		else if (stmt->removeType == OBJECT_TABLE)
 			audit_guard_require_owner(relid_of(makeRangeVarFromNameList((List *) lfirst(lc))),
 									  "DROP TABLE");
+		else if (stmt->removeType == OBJECT_SCHEMA)
+			check_tables_where(get_namespace_oid(strVal(lfirst(lc)), true),
+							   InvalidOid, "DROP SCHEMA");
 		else if (stmt->removeType == OBJECT_EXTENSION &&
 				 strcmp(strVal(lfirst(lc)), "audit_guard") == 0)
 			audit_guard_refuse_extension_change("drop");
@@ -339,13 +397,8 @@ check_drop_role(DropRoleStmt *stmt)
 
 	if (audit_guard_protected_count() == 0)
 		return;
-	foreach(lc, stmt->roles)
-	{
-		RoleSpec   *spec = lfirst_node(RoleSpec, lc);
-
-		if (spec->roletype == ROLESPEC_CSTRING)
-			audit_guard_refuse_owner_drop(get_role_oid(spec->rolename, true));
-	}
+	foreach(lc, role_oids(stmt->roles))
+		audit_guard_refuse_owner_drop(lfirst_oid(lc));
 }
 
 /* Every refusal that must happen before the statement does any work. */
@@ -400,6 +453,9 @@ check_statement(Node *parsetree)
 					   "audit_guard") == 0 &&
 				audit_guard_protected_count() > 0)
 				audit_guard_refuse_extension_change("change the members of");
+			break;
+		case T_DropOwnedStmt:
+			check_drop_owned((DropOwnedStmt *) parsetree);
 			break;
 		case T_DropRoleStmt:
 			check_drop_role((DropRoleStmt *) parsetree);
