@@ -25,7 +25,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=audit_guard
 PG_CONFIG ?= pg_config
 # PostgreSQL's own headers are not -Wextra clean: read them as system headers
 PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)
-PG_CFLAGS += -std=gnu11 -Wall -Wextra -Werror
+PG_CFLAGS += -std=c11 -Wall -Wextra -Werror
 EXTRA_CLEAN = results regression.diffs regression.out tmp_check
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
