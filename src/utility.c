@@ -24,8 +24,11 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_type.h"
 #include "catalog/pg_inherits.h"
 #include "nodes/makefuncs.h"
+#include "parser/parse_type.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -401,6 +404,67 @@ check_drop_role(DropRoleStmt *stmt)
 		audit_guard_refuse_owner_drop(lfirst_oid(lc));
 }
 
+/*
+ * A protected table with a column of type typid, directly or through a
+ * domain, an array or a composite type; InvalidOid if none.  Follows the
+ * dependencies recorded in pg_depend, a few levels deep.
+ */
+static Oid
+protected_user_of_type(Oid typid, int depth)
+{
+	Relation	deprel;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			found = InvalidOid;
+
+	if (depth > 8)
+		return InvalidOid;
+	deprel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(typid));
+	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL,
+							  2, keys);
+	while (!OidIsValid(found) && (tuple = systable_getnext(scan)) != NULL)
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+
+		if (dep->classid == TypeRelationId)
+			found = protected_user_of_type(dep->objid, depth + 1);
+		else if (dep->classid == RelationRelationId &&
+				 OidIsValid(audit_guard_owner_of(dep->objid)))
+			found = dep->objid;
+		else if (dep->classid == RelationRelationId &&
+				 get_rel_relkind(dep->objid) == RELKIND_COMPOSITE_TYPE)
+			found = protected_user_of_type(get_rel_type_id(dep->objid),
+										   depth + 1);
+	}
+	systable_endscan(scan);
+	table_close(deprel, AccessShareLock);
+	return found;
+}
+
+/*
+ * ALTER TYPE ... RENAME VALUE changes what every stored row of that enum
+ * reads as, without touching a row: a rewrite of history by other means.
+ */
+static void
+check_alter_enum(AlterEnumStmt *stmt)
+{
+	Oid			typid;
+	Oid			relid;
+
+	if (stmt->oldVal == NULL || audit_guard_protected_count() == 0)
+		return;
+	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(stmt->typeName),
+							  true);
+	relid = OidIsValid(typid) ? protected_user_of_type(typid, 0) : InvalidOid;
+	if (OidIsValid(relid))
+		audit_guard_require_owner(relid, "ALTER TYPE ... RENAME VALUE");
+}
+
 /* Every refusal that must happen before the statement does any work. */
 static void
 check_statement(Node *parsetree)
@@ -456,6 +520,9 @@ check_statement(Node *parsetree)
 			break;
 		case T_DropOwnedStmt:
 			check_drop_owned((DropOwnedStmt *) parsetree);
+			break;
+		case T_AlterEnumStmt:
+			check_alter_enum((AlterEnumStmt *) parsetree);
 			break;
 		case T_DropRoleStmt:
 			check_drop_role((DropRoleStmt *) parsetree);
