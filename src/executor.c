@@ -12,10 +12,10 @@
  * INSERT, COPY and foreign-key checks plan no UPDATE or DELETE and pass.
  *
  * It also refuses UPDATE and DELETE on audit_guard's own tables outside
- * its functions, and checks, after any statement that writes pg_trigger
- * directly, that every protected table still has its guard triggers
- * ENABLE ALWAYS: such writes send no invalidation, so nothing else would
- * notice them.
+ * its functions, and checks, after any statement that writes pg_trigger or
+ * pg_class directly, that every protected table still has its guard
+ * triggers ENABLE ALWAYS and relhastriggers set: such writes send no
+ * invalidation, so nothing else would notice them.
  *
  * The fast path is a test of the command type: SELECT and plain INSERT
  * return before any audit_guard data is touched.
@@ -26,18 +26,21 @@
 
 #include "access/genam.h"
 #include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_class.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/snapmgr.h"
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 
-/* Set when a statement writes pg_trigger; checked when it finishes. */
-static bool trigger_catalog_written = false;
+/* Set when a statement writes pg_trigger or pg_class; checked at its end. */
+static bool guard_catalog_written = false;
 
 /* The verb of a refusal message for an operation on a table. */
 static const char *
@@ -54,8 +57,8 @@ check_result_relation(PlannedStmt *stmt, Index rti, CmdType operation)
 
 	if (OidIsValid(audit_guard_owner_of(relid)))
 		audit_guard_refuse_change(relid, operation_verb(operation));
-	if (relid == TriggerRelationId)
-		trigger_catalog_written = true;
+	if (relid == TriggerRelationId || relid == RelationRelationId)
+		guard_catalog_written = true;
 	else if (!audit_guard_writing_registry && audit_guard_is_own_table(relid))
 		audit_guard_refuse_own_table(relid, operation == CMD_DELETE ?
 									 "delete from" : "update");
@@ -162,6 +165,31 @@ is_whole_guard(Form_pg_trigger trig, bool *is_row)
 	return TRIGGER_FOR_TRUNCATE(type);
 }
 
+/*
+ * True when relid's pg_class row, as this statement left it, still tells
+ * the relcache to load its triggers (relhastriggers false would hide them).
+ */
+static bool
+class_keeps_triggers(Oid relid)
+{
+	Relation	classrel = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		result;
+
+	ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(classrel, ClassOidIndexId, true, SnapshotSelf,
+							  1, &key);
+	tuple = systable_getnext(scan);
+	result = tuple != NULL &&
+		((Form_pg_class) GETSTRUCT(tuple))->relhastriggers;
+	systable_endscan(scan);
+	table_close(classrel, AccessShareLock);
+	return result;
+}
+
 typedef struct GuardSeen
 {
 	Oid			relid;
@@ -170,9 +198,10 @@ typedef struct GuardSeen
 } GuardSeen;
 
 /*
- * After a direct write to pg_trigger: every protected table must still
- * have a row and a TRUNCATE guard trigger, ENABLE ALWAYS, with no WHEN
- * clause.  Reads pg_trigger with SnapshotSelf to see this statement's work.
+ * After a direct write to pg_trigger or pg_class: every protected table
+ * must still have a row and a TRUNCATE guard trigger, ENABLE ALWAYS, with
+ * no WHEN clause, and relhastriggers.  Reads with SnapshotSelf to see this
+ * statement's own work.
  */
 static void
 verify_guard_triggers(void)
@@ -211,7 +240,8 @@ verify_guard_triggers(void)
 		Oid			relid = lfirst_oid(lc);
 		GuardSeen  *entry = hash_search(seen, &relid, HASH_FIND, NULL);
 
-		if (entry == NULL || !entry->row || !entry->truncate)
+		if (entry == NULL || !entry->row || !entry->truncate ||
+			!class_keeps_triggers(relid))
 			audit_guard_refuse_catalog_edit(relid);
 	}
 	hash_destroy(seen);
@@ -225,9 +255,9 @@ audit_guard_ExecutorFinish(QueryDesc *queryDesc)
 	else
 		standard_ExecutorFinish(queryDesc);
 
-	if (trigger_catalog_written)
+	if (guard_catalog_written)
 	{
-		trigger_catalog_written = false;
+		guard_catalog_written = false;
 		verify_guard_triggers();
 	}
 }

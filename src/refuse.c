@@ -167,9 +167,9 @@ audit_guard_refuse_catalog_edit(Oid relid)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("cannot modify the guard triggers of protected table %s through pg_trigger",
+			 errmsg("cannot weaken the guard of protected table %s by editing system catalogs",
 					table_name(relid)),
-			 errdetail("The statement would leave table %s without an ENABLE ALWAYS guard trigger; direct catalog edits are refused for every role.",
+			 errdetail("The statement would leave table %s without its ENABLE ALWAYS guard triggers; direct edits of pg_trigger and pg_class that do so are refused for every role.",
 					   table_name(relid)),
 			 errhint("Use ALTER TABLE as the table's designated owner, or audit_guard.unprotect().")));
 }

@@ -21,6 +21,7 @@
 
 #include "access/genam.h"
 #include "access/table.h"
+#include "catalog/heap.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -313,9 +314,34 @@ check_create_rule(RuleStmt *stmt)
 }
 
 /*
+ * The tables a TRUNCATE would empty: those named, their inheritance
+ * children unless ONLY, and with CASCADE every table that references one of
+ * them by foreign key, to the fixpoint, as ExecuteTruncate() computes it.
+ */
+static List *
+truncate_targets(TruncateStmt *stmt)
+{
+	List	   *targets = NIL;
+	ListCell   *lc;
+
+	foreach(lc, stmt->relations)
+		targets = list_concat_unique_oid(targets,
+										 targets_of(lfirst_node(RangeVar, lc)));
+	if (stmt->behavior == DROP_CASCADE)
+	{
+		List	   *more = targets;
+
+		while ((more = list_difference_oid(heap_truncate_find_FKs(more),
+										   targets)) != NIL)
+			targets = list_concat(targets, more);
+	}
+	return targets;
+}
+
+/*
  * TRUNCATE: refused for everyone, before any table is locked or emptied,
- * also when a protected table is one of several or an inheritance child.
- * (CASCADE adds referencing tables later; the guard trigger fires there.)
+ * when a protected table or one of audit_guard's own is among the tables
+ * it would empty.
  */
 static void
 check_truncate(TruncateStmt *stmt)
@@ -324,19 +350,14 @@ check_truncate(TruncateStmt *stmt)
 
 	if (!audit_guard_extension_ready())
 		return;
-	foreach(lc, stmt->relations)
+	foreach(lc, truncate_targets(stmt))
 	{
-		ListCell   *tc;
+		Oid			relid = lfirst_oid(lc);
 
-		foreach(tc, targets_of(lfirst_node(RangeVar, lc)))
-		{
-			Oid			relid = lfirst_oid(tc);
-
-			if (OidIsValid(audit_guard_owner_of(relid)))
-				audit_guard_refuse_change(relid, "truncate");
-			if (audit_guard_is_own_table(relid))
-				audit_guard_refuse_own_table(relid, "truncate");
-		}
+		if (OidIsValid(audit_guard_owner_of(relid)))
+			audit_guard_refuse_change(relid, "truncate");
+		if (audit_guard_is_own_table(relid))
+			audit_guard_refuse_own_table(relid, "truncate");
 	}
 }
 
