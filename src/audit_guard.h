@@ -50,9 +50,9 @@ extern bool audit_guard_is_guard_trigger(Form_pg_trigger trig);
 
 /* refuse.c: every refusal message in one place */
 extern void audit_guard_require_owner(Oid relid, const char *operation);
-extern void audit_guard_refuse_change(Oid relid, const char *operation) pg_attribute_noreturn();
+pg_noreturn extern void audit_guard_refuse_change(Oid relid, const char *operation);
 extern void audit_guard_refuse_replica_role(const char *how);
-extern void audit_guard_refuse_own_table(Oid relid, const char *operation) pg_attribute_noreturn();
+pg_noreturn extern void audit_guard_refuse_own_table(Oid relid, const char *operation);
 extern void audit_guard_refuse_owner_drop(Oid roleid);
 extern void audit_guard_refuse_extension_change(const char *operation);
 extern void audit_guard_refuse_catalog_edit(Oid relid);

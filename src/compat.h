@@ -53,6 +53,11 @@
 #define AG_MODULE_MAGIC PG_MODULE_MAGIC
 #endif
 
+/* 18 replaced the pg_attribute_noreturn() suffix with a pg_noreturn prefix. */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 /* 17 added ALTER COLUMN ... SET EXPRESSION, which rewrites the table. */
 #if PG_VERSION_NUM >= 170000
 #define AG_HAS_SET_EXPRESSION 1
