@@ -155,5 +155,16 @@ if [ "$bad" -eq 0 ]; then
 else
 	echo "SOMETHING WAS NOT REFUSED (or the owner's step failed): see above"
 fi
+
+# Role separation: the one-line CI check on this setup, then its privilege
+# matrix (every role that could change the table, and how).
+echo
+result=$(ag_scalar audit_demo \
+	"SELECT audit_guard.assert_append_only('audit.audit_log', 'app')" 2>&1)
+echo "CI check: SELECT audit_guard.assert_append_only('audit.audit_log', 'app') -> $result"
+[ "$result" = t ] || bad=1
+echo
+echo "SELECT * FROM audit_guard.privileges('audit.audit_log'):"
+ag_psql -d audit_demo -c "SELECT * FROM audit_guard.privileges('audit.audit_log')" || bad=1
 echo "stopping and removing the cluster"
 exit "$bad"
