@@ -46,6 +46,13 @@ esac
 "$AG_BINDIR/psql" -X -q -d ag_nopreload_prot -c "DELETE FROM audit_log" >/dev/null 2>&1
 ag_is "$(ag_scalar ag_nopreload_prot "$fingerprint")" "$want" "rows unchanged without preload"
 
+# the CI checks say so, rather than pass on a paper-only guard
+ag_is "$(ag_scalar ag_nopreload_prot "SELECT status FROM audit_guard.check('audit_log') WHERE check_name = 'library'")" \
+	"failed" "check() reports the library as not loaded"
+ag_sqlstate ag_nopreload_prot 42501 \
+	"SELECT audit_guard.assert_append_only('audit_log', 'pg_monitor')" \
+	"assert_append_only() fails without preload"
+
 ag_ok "restart with the setting restored" ag_conf_reset
 ag_is "$(ag_scalar postgres "SHOW shared_preload_libraries")" "audit_guard" "preloaded again"
 ag_ok "CREATE EXTENSION works once preloaded" \
