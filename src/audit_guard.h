@@ -56,6 +56,7 @@ pg_noreturn extern void audit_guard_refuse_own_table(Oid relid, const char *oper
 extern void audit_guard_refuse_owner_drop(Oid roleid);
 extern void audit_guard_refuse_extension_change(const char *operation);
 extern void audit_guard_refuse_catalog_edit(Oid relid);
+extern void audit_guard_refuse_load(const char *filename);
 
 /* protect.c: the API and the partition bookkeeping the hooks call */
 extern Oid	audit_guard_internal_owner;

@@ -173,3 +173,24 @@ audit_guard_refuse_catalog_edit(Oid relid)
 					   table_name(relid)),
 			 errhint("Use ALTER TABLE as the table's designated owner, or audit_guard.unprotect().")));
 }
+
+/*
+ * Refuse LOAD while tables are protected, unless the user is the designated
+ * owner of every one: a library loaded into a running session runs its own
+ * _PG_init and may replace audit_guard's hooks instead of chaining them.
+ */
+void
+audit_guard_refuse_load(const char *filename)
+{
+	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
+
+	if (!OidIsValid(relid))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to LOAD \"%s\" while tables are protected by audit_guard",
+					filename),
+			 errdetail("A library loaded into a running session can replace audit_guard's hooks; table %s has designated owner \"%s\".",
+					   table_name(relid), role_name(audit_guard_owner_of(relid))),
+			 errhint("List the library in shared_preload_libraries instead, or run LOAD as a member of the designated owner role of every protected table.")));
+}

@@ -26,8 +26,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_depend.h"
-#include "catalog/pg_type.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_type.h"
 #include "tcop/utility.h"
@@ -547,6 +547,11 @@ check_statement(Node *parsetree)
 			break;
 		case T_DropRoleStmt:
 			check_drop_role((DropRoleStmt *) parsetree);
+			break;
+		case T_LoadStmt:
+			/* a library loaded now could replace these hooks (sepgsql) */
+			if (audit_guard_protected_count() > 0)
+				audit_guard_refuse_load(((LoadStmt *) parsetree)->filename);
 			break;
 		default:
 			break;
