@@ -75,6 +75,7 @@ probes=150
 	echo "SET ROLE regress_conc_app;"
 	for ((i = 1; i <= writes; i++)); do
 		echo "INSERT INTO t (who, n) VALUES ('single', $i);"
+		((i % 10 == 0)) && echo "SELECT pg_sleep(0.01);"
 	done
 } >"$work/single.sql"
 {
@@ -85,6 +86,7 @@ probes=150
 			printf 'copy\t%d\n' "$j"
 		done
 		echo '\.'
+		echo "SELECT pg_sleep(0.01);"
 	done
 } >"$work/copy.sql"
 {
@@ -96,6 +98,7 @@ probes=150
 		done
 		echo "SELECT count(*) FROM t WHERE who = 'tx';"
 		echo "COMMIT;"
+		echo "SELECT pg_sleep(0.005);"
 	done
 } >"$work/tx.sql"
 {
@@ -119,7 +122,8 @@ probes=150
 	done
 } >"$work/probe.sql"
 
-# run them all at once; errors print as "ERROR:  <SQLSTATE>"
+# run them all at once (the sleeps spread each over the others' time);
+# errors print as "ERROR:  <SQLSTATE>"
 sessions=(single copy tx protect protect unprotect probe)
 pids=()
 for ((k = 0; k < ${#sessions[@]}; k++)); do
