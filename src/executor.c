@@ -206,7 +206,8 @@ typedef struct GuardSeen
 static void
 verify_guard_triggers(void)
 {
-	HASHCTL		ctl = {.keysize = sizeof(Oid),.entrysize = sizeof(GuardSeen)};
+	HASHCTL		ctl = {.keysize = sizeof(Oid),.entrysize = sizeof(GuardSeen),
+	.hcxt = CurrentMemoryContext};
 	HTAB	   *seen = hash_create("audit_guard guard triggers", 64, &ctl,
 								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
@@ -220,13 +221,16 @@ verify_guard_triggers(void)
 		Form_pg_trigger trig = (Form_pg_trigger) GETSTRUCT(tuple);
 		GuardSeen  *entry;
 		bool		is_row;
+		bool		found;
 
 		if (!audit_guard_is_guard_trigger(trig) ||
 			trig->tgenabled != TRIGGER_FIRES_ALWAYS ||
 			!is_whole_guard(trig, &is_row) ||
 			!heap_attisnull(tuple, Anum_pg_trigger_tgqual, NULL))
 			continue;
-		entry = hash_search(seen, &trig->tgrelid, HASH_ENTER, NULL);
+		entry = hash_search(seen, &trig->tgrelid, HASH_ENTER, &found);
+		if (!found)
+			entry->row = entry->truncate = false;
 		if (is_row)
 			entry->row = true;
 		else

@@ -11,7 +11,9 @@
  * or name fires OAT_POST_ALTER, so this hook sees them all, whatever the
  * path.  CREATE OR REPLACE TRIGGER fires OAT_POST_CREATE instead (see
  * PG_NOTES): a trigger with a guard's name that no longer runs the guard
- * function is caught there.
+ * function is caught there, as are a new BEFORE INSERT row trigger however
+ * it got onto a protected table (a clone from a parent included) and
+ * CREATE OR REPLACE FUNCTION over one of the extension's functions.
  *
  *-------------------------------------------------------------------------
  */
@@ -144,6 +146,23 @@ check_trigger(ObjectAccessType access, Oid tgoid)
 	}
 	else if (access == OAT_POST_CREATE && has_guard_name(&trig))
 		audit_guard_require_owner(trig.tgrelid, "CREATE OR REPLACE TRIGGER");
+	else if (access == OAT_POST_CREATE && TRIGGER_FOR_ROW(trig.tgtype) &&
+			 TRIGGER_FOR_BEFORE(trig.tgtype) && TRIGGER_FOR_INSERT(trig.tgtype))
+		audit_guard_require_owner(trig.tgrelid, "CREATE TRIGGER ... BEFORE INSERT");
+}
+
+/*
+ * CREATE OR REPLACE FUNCTION on one of the extension's functions keeps its
+ * membership and swaps its body: reject_change() could be made to return
+ * NULL, protect() to do nothing.
+ */
+static void
+check_function_replaced(Oid funcoid)
+{
+	if (!creating_extension &&
+		getExtensionOfObject(ProcedureRelationId, funcoid) ==
+		get_extension_oid("audit_guard", true))
+		audit_guard_refuse_extension_change("replace a function of");
 }
 
 /* The hook: chain first, then look only at the classes that matter. */
@@ -171,6 +190,9 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 			if (classId == TriggerRelationId &&
 				audit_guard_protected_count() > 0)
 				check_trigger(access, objectId);
+			else if (classId == ProcedureRelationId &&
+					 audit_guard_protected_count() > 0)
+				check_function_replaced(objectId);
 			break;
 		default:
 			break;

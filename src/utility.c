@@ -27,6 +27,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_type.h"
@@ -37,6 +38,8 @@
 #include "utils/syscache.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static Oid	protected_user_of_type(Oid typid, int depth);
 
 /* The relation a RangeVar names, or InvalidOid; takes no lock. */
 static Oid
@@ -156,6 +159,10 @@ check_alter_table(AlterTableStmt *stmt)
 	if (audit_guard_protected_count() == 0)
 		return;
 	targets = targets_of(stmt->relation);
+	if (stmt->objtype == OBJECT_TYPE && targets != NIL)
+		/* ALTER TYPE ... CASCADE reaches the typed tables of the type */
+		targets = lappend_oid(targets,
+							  protected_user_of_type(get_rel_type_id(linitial_oid(targets)), 0));
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
@@ -231,6 +238,18 @@ check_drop_owned(DropOwnedStmt *stmt)
 		check_tables_where(InvalidOid, lfirst_oid(lc), "DROP OWNED");
 }
 
+/* REASSIGN OWNED BY: refuse when it would move a protected table. */
+static void
+check_reassign_owned(ReassignOwnedStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (audit_guard_protected_count() == 0)
+		return;
+	foreach(lc, role_oids(stmt->roles))
+		check_tables_where(InvalidOid, lfirst_oid(lc), "REASSIGN OWNED");
+}
+
 /* The table a DROP TRIGGER name list ([schema.]table.trigger) names. */
 static Oid
 trigger_table(List *names)
@@ -275,18 +294,38 @@ check_drop(DropStmt *stmt)
 	}
 }
 
-/* CREATE OR REPLACE TRIGGER over a guard trigger. */
+/* True for a trigger that could drop or alter rows as they are inserted. */
+static bool
+fires_before_insert(CreateTrigStmt *stmt)
+{
+	return stmt->row && stmt->timing == TRIGGER_TYPE_BEFORE &&
+		(stmt->events & TRIGGER_TYPE_INSERT) != 0;
+}
+
+/*
+ * CREATE OR REPLACE TRIGGER over a guard trigger, and any BEFORE INSERT row
+ * trigger: returning NULL it would swallow every later insert, as an ON
+ * INSERT DO INSTEAD NOTHING rule would.  Other new triggers cannot undo
+ * the guard and stay allowed (pg_restore creates them).
+ */
 static void
 check_create_trigger(CreateTrigStmt *stmt)
 {
-	Oid			relid;
+	ListCell   *lc;
 
-	if (!stmt->replace || audit_guard_protected_count() == 0)
+	if (audit_guard_protected_count() == 0)
 		return;
-	relid = relid_of(stmt->relation);
-	if (OidIsValid(audit_guard_owner_of(relid)) &&
-		is_guard_trigger_name(relid, stmt->trigname))
-		audit_guard_require_owner(relid, "CREATE OR REPLACE TRIGGER");
+	foreach(lc, targets_of(stmt->relation))
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (!OidIsValid(audit_guard_owner_of(relid)))
+			continue;
+		if (stmt->replace && is_guard_trigger_name(relid, stmt->trigname))
+			audit_guard_require_owner(relid, "CREATE OR REPLACE TRIGGER");
+		if (fires_before_insert(stmt))
+			audit_guard_require_owner(relid, "CREATE TRIGGER ... BEFORE INSERT");
+	}
 }
 
 /* ALTER TRIGGER ... RENAME of a guard trigger. */
@@ -544,6 +583,9 @@ check_statement(Node *parsetree)
 			break;
 		case T_AlterEnumStmt:
 			check_alter_enum((AlterEnumStmt *) parsetree);
+			break;
+		case T_ReassignOwnedStmt:
+			check_reassign_owned((ReassignOwnedStmt *) parsetree);
 			break;
 		case T_DropRoleStmt:
 			check_drop_role((DropRoleStmt *) parsetree);
