@@ -68,6 +68,14 @@ has_guard_name(Form_pg_trigger trig)
 		strcmp(NameStr(trig->tgname), AG_TRUNCATE_TRIGGER) == 0;
 }
 
+/* True while audit_guard's own extension script runs (CREATE/ALTER EXTENSION). */
+static bool
+in_own_script(void)
+{
+	return creating_extension &&
+		CurrentExtensionObject == get_extension_oid("audit_guard", true);
+}
+
 /*
  * True for the objects the hooks depend on: the registry and history
  * tables, the guard function and the registry's own trigger.
@@ -117,7 +125,7 @@ check_drop(Oid classId, Oid objectId, int subId)
 static void
 check_extension_alter(Oid classId, Oid objectId)
 {
-	if (creating_extension)
+	if (in_own_script())
 		return;
 	if (is_extension_internal(classId, objectId) ||
 		getExtensionOfObject(classId, objectId) ==
@@ -159,7 +167,7 @@ check_trigger(ObjectAccessType access, Oid tgoid)
 static void
 check_function_replaced(Oid funcoid)
 {
-	if (!creating_extension &&
+	if (!in_own_script() &&
 		getExtensionOfObject(ProcedureRelationId, funcoid) ==
 		get_extension_oid("audit_guard", true))
 		audit_guard_refuse_extension_change("replace a function of");
