@@ -139,6 +139,7 @@ may_modify(PlannedStmt *stmt, int eflags)
 		(stmt->commandType != CMD_SELECT && stmt->commandType != CMD_UTILITY);
 }
 
+/* The hook: look at plans that may modify rows, then chain. */
 static void
 audit_guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
@@ -190,6 +191,7 @@ class_keeps_triggers(Oid relid)
 	return result;
 }
 
+/* The guard triggers verify_guard_triggers() found on one table. */
 typedef struct GuardSeen
 {
 	Oid			relid;
@@ -251,6 +253,7 @@ verify_guard_triggers(void)
 	hash_destroy(seen);
 }
 
+/* The hook: chain, then verify the guard after a direct catalog write. */
 static void
 audit_guard_ExecutorFinish(QueryDesc *queryDesc)
 {

@@ -61,6 +61,7 @@ fetch_trigger(Oid tgoid, FormData_pg_trigger *result)
 	return found;
 }
 
+/* True for a trigger named like one of the guards. */
 static bool
 has_guard_name(Form_pg_trigger trig)
 {

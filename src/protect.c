@@ -72,6 +72,7 @@ relation_owner(Oid relid)
 	return owner;
 }
 
+/* The schema-qualified, quoted name of a relation. */
 static char *
 qualified_name(Oid relid)
 {
@@ -93,6 +94,7 @@ begin_spi(void)
 	return nestlevel;
 }
 
+/* Undo begin_spi(). */
 static void
 end_spi(int nestlevel)
 {

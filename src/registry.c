@@ -249,6 +249,7 @@ audit_guard_is_own_table(Oid relid)
 		(relid == cache.registry || relid == cache.history);
 }
 
+/* The OIDs of the extension's registry, history, guard function, schema. */
 Oid
 audit_guard_registry_relid(void)
 {
