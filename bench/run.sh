@@ -1,0 +1,528 @@
+#!/usr/bin/env bash
+# bench/run.sh: what `make bench` runs.
+#
+# Measures what audit_guard costs, as ratios against a baseline taken in the
+# same run on the same throwaway cluster (scripts/cluster.sh), so that the
+# figures hold on a noisy machine:
+#
+#   1. pgbench TPC-B with the library not loaded vs loaded;
+#   2. an INSERT-only audit workload (bench/insert.sql, one row with a jsonb
+#      payload per transaction) into an unprotected table, an audit_guard
+#      table and a table guarded by a PL/pgSQL trigger (bench/setup.sql);
+#   3. TPC-B and that INSERT workload, library not loaded vs loaded, in
+#      databases with 1, 1,000 and 10,000 protected tables, and TPC-B with
+#      a new connection per transaction (pgbench -C) with 1 and 10,000;
+#   4. the time a refused UPDATE of a 1,000,000-row table takes to fail, as
+#      psql's \timing sees it, against the same UPDATE refused by the
+#      PL/pgSQL trigger;
+#   5. a CREATE TABLE / DROP TABLE loop (bench/ddl.sql) on unprotected
+#      tables, library not loaded vs loaded.
+#
+# Each comparison is a pair of pgbench runs back to back, every run from a
+# fresh restart (the library can only be loaded or dropped by one; it takes
+# a quarter of a second) and a CHECKPOINT; which side goes first turns with
+# the round.  A control pair with the library loaded on neither side shows
+# how far noise alone moves a ratio.  Besides tps, each run records the
+# CPU time the server's client backends used per transaction (from the
+# postmaster's reaped children), which other load on the machine disturbs
+# less than throughput.  The table shows medians over rounds; a ratio is
+# the median of the rounds' ratios, so that slow drift cancels.  Ratios are
+# speed ratios: above 1 means faster with audit_guard.
+#
+# On a shared machine a 1 % difference is below what wall-clock figures can
+# resolve (see the control row); bench/callgrind.sh counts instructions
+# instead and resolves 0.05 %.
+#
+# Raw numbers go to bench/results/<timestamp>.csv, pgbench's output to
+# <timestamp>.log and the printed table to <timestamp>.txt.
+#
+# Environment:
+#   BENCH_SECONDS  length of one pgbench run (default 3)
+#   BENCH_ROUNDS   rounds (default 6)
+#   BENCH_SCALE    pgbench scale (default 4)
+#   BENCH_SMOKE=1  a run of about 15 seconds that exercises every workload
+#                  (fixed transaction counts, 10 and 100 protected tables,
+#                  10,000 rows); its figures mean nothing
+#   BENCH_INSTALL=0  use the installed audit_guard instead of building and
+#                  installing this tree first
+#   AG_KEEP=1      keep the cluster directory afterwards
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+cd "$ROOT"
+export PG_CONFIG=${PG_CONFIG:-pg_config}
+AG_BINDIR=$("$PG_CONFIG" --bindir)
+export AG_BINDIR
+
+# shellcheck source=scripts/cluster.sh
+source "$ROOT/scripts/cluster.sh"
+
+SMOKE=${BENCH_SMOKE:-0}
+if [ "$SMOKE" = 1 ]; then
+	ROUNDS=1
+	RUN_LENGTH=(-t 10)
+	SCALE=1
+	SIZES=(1 10 100)
+	BIG_ROWS=10000
+	REFUSALS=3
+else
+	ROUNDS=${BENCH_ROUNDS:-6}
+	RUN_LENGTH=(-T "${BENCH_SECONDS:-3}")
+	SCALE=${BENCH_SCALE:-4}
+	SIZES=(1 1000 10000)
+	BIG_ROWS=1000000
+	REFUSALS=20				# per table and round
+fi
+CLIENTS=(-c 2 -j 2)
+SMALL=${SIZES[0]}
+LARGE=${SIZES[${#SIZES[@]} - 1]}
+
+# The same settings for both sides; only the preload differs.  No
+# autovacuum or timed checkpoint may land in one side's run only.
+COMMON_CONF=(
+	"autovacuum = off"
+	"checkpoint_timeout = '1h'"
+	"max_wal_size = '4GB'"
+)
+
+START=$SECONDS
+STAMP=$(date +%Y%m%d-%H%M%S)
+[ "$SMOKE" = 1 ] && STAMP=$STAMP-smoke
+mkdir -p "$BENCH/results"
+CSV=$BENCH/results/$STAMP.csv
+LOG=$BENCH/results/$STAMP.log
+TXT=$BENCH/results/$STAMP.txt
+echo "round,phase,config,registry,workload,value,unit" >"$CSV"
+: >"$LOG"
+
+say() {
+	printf '[%4ds] %s\n' $((SECONDS - START)) "$*" >&2
+}
+
+die() {
+	say "bench: $*"
+	exit 1
+}
+
+# Append one raw measurement to the CSV.
+record() {
+	local IFS=,
+	echo "$*" >>"$CSV"
+}
+
+machine() {
+	echo "nproc: $(nproc)"
+	echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	echo "RAM: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+	echo "PostgreSQL: $("$AG_BINDIR/postgres" --version)"
+	echo "audit_guard: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+	if [ "$SMOKE" = 1 ]; then
+		echo "run: smoke (BENCH_SMOKE=1): figures are meaningless"
+	else
+		echo "run: $ROUNDS rounds of ${RUN_LENGTH[1]} s per pgbench run, scale $SCALE, ${CLIENTS[*]}"
+	fi
+}
+
+build_and_install() {
+	local pkglibdir sudo=()
+	[ "${BENCH_INSTALL:-1}" = 0 ] && return 0
+	say "build and install audit_guard"
+	make -s -C "$ROOT" PG_CONFIG="$PG_CONFIG" >&2
+	pkglibdir=$("$PG_CONFIG" --pkglibdir)
+	if [ "$(id -u)" -ne 0 ] && [ ! -w "$pkglibdir" ]; then
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" make -s -C "$ROOT" install PG_CONFIG="$PG_CONFIG" >&2
+}
+
+q() {
+	ag_psql -At "$@"
+}
+
+db_of() {
+	echo "bench_$1"
+}
+
+# Restart with the library loaded (on) or not (off), and make sure of it.
+# Every measurement starts from such a restart, so both sides start alike.
+set_state() {
+	local lines=("${COMMON_CONF[@]}")
+	[ "$1" = off ] && lines+=("shared_preload_libraries = ''")
+	ag_conf_override "${lines[@]}" || die "restart failed"
+	if [ "$1" = off ]; then
+		[ -z "$(q -d postgres -c 'SHOW shared_preload_libraries')" ] ||
+			die "audit_guard still preloaded"
+	else
+		[ "$(q -d "$(db_of "$SMALL")" -c 'SELECT audit_guard.hooks_active()')" = t ] ||
+			die "audit_guard hooks are not active"
+	fi
+	POSTMASTER=$(head -n 1 "$AG_DATA/postmaster.pid")
+}
+
+# Wait until the postmaster has reaped every client backend, so that their
+# CPU time is in its cutime and cstime.
+backends_gone() {
+	local i
+	for ((i = 0; i < 500; i++)); do
+		pgrep -P "$POSTMASTER" -f '^postgres: postgres ' >/dev/null || return 0
+		sleep 0.01
+	done
+	die "client backends did not exit"
+}
+
+# CPU time, in clock ticks, of the postmaster's reaped children.
+reaped_cpu_ticks() {
+	backends_gone
+	awk '{ print $16 + $17 }' "/proc/$POSTMASTER/stat"
+}
+
+# One pgbench run: pgbench_run ROUND PHASE CONFIG REGISTRY WORKLOAD ARGS…
+# Records the tps and the server's CPU time per transaction (client
+# backends only: the time the postmaster's reaped children used).
+pgbench_run() {
+	local round=$1 phase=$2 config=$3 registry=$4 workload=$5 db out tps
+	local count before after
+	shift 5
+	db=$(db_of "$registry")
+	# what pgbench would do before TPC-B, done here so that it is not timed
+	if [ "$workload" = tpcb ] || [ "$workload" = tpcb_connect ]; then
+		q -d "$db" -c 'VACUUM pgbench_branches' -c 'VACUUM pgbench_tellers' \
+			-c 'TRUNCATE pgbench_history'
+	fi
+	[ "$workload" = ddl ] && q -d "$db" -c 'DROP TABLE IF EXISTS bench_ddl_0, bench_ddl_1'
+	q -d "$db" -c CHECKPOINT
+	before=$(reaped_cpu_ticks)
+	if ! out=$("$AG_BINDIR/pgbench" -n "${RUN_LENGTH[@]}" "${CLIENTS[@]}" "$@" "$db" 2>&1); then
+		printf '%s\n' "$out" >&2
+		die "pgbench failed: $workload in $db ($config)"
+	fi
+	after=$(reaped_cpu_ticks)
+	printf '== round %s %s %s registry=%s %s\n%s\n' "$round" "$phase" \
+		"$config" "$registry" "$workload" "$out" >>"$LOG"
+	# "(without initial connection time)", or with -C "(including
+	# reconnection times)"
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (\(without initial connection\|including reconnection\) times\?)$/\1/p' <<<"$out")
+	count=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+	if [ -z "$tps" ] || [ "${count:-0}" -eq 0 ]; then
+		die "no tps in pgbench's output for $workload"
+	fi
+	record "$round" "$phase" "$config" "$registry" "$workload" "$tps" tps
+	record "$round" "$phase" "$config" "$registry" "$workload" \
+		"$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$count" \
+			'BEGIN { printf "%.2f", t * 1e6 / hz / n }')" cpu_us
+}
+
+# The pgbench arguments of a workload.
+workload_args() {
+	case $1 in
+		tpcb) ;;
+		tpcb_connect) echo "-C" ;;
+		insert) echo "-f $BENCH/insert.sql -D audit_table=$2" ;;
+		ddl) echo "-f $BENCH/ddl.sql" ;;
+	esac
+}
+
+# A workload in one database, library not loaded and loaded, back to back;
+# which side goes first turns with the round.
+measure_pair() {
+	local round=$1 workload=$2 registry=$3 state args
+	# shellcheck disable=SC2207
+	args=($(workload_args "$workload" audit_guarded))
+	for state in off on; do
+		[ $((round % 2)) -eq 0 ] && state=$([ "$state" = off ] && echo on || echo off)
+		set_state "$state"
+		pgbench_run "$round" preload "$state" "$registry" "$workload" "${args[@]}"
+	done
+}
+
+# The control: TPC-B with the library loaded on neither side of the pair,
+# measured exactly like a real pair.  How far its ratio strays from 1 is
+# how far noise alone moves a ratio in this run.
+measure_control() {
+	local round=$1 side
+	for side in a b; do
+		set_state off
+		pgbench_run "$round" control "$side" "$SMALL" tpcb
+	done
+}
+
+# The workloads whose cost is the library itself, at every registry size.
+measure_preload() {
+	local round=$1 size
+	say "round $round/$ROUNDS: library not loaded vs loaded"
+	measure_control "$round"
+	for size in "${SIZES[@]}"; do
+		measure_pair "$round" tpcb "$size"
+		measure_pair "$round" insert "$size"
+	done
+	measure_pair "$round" tpcb_connect "$SMALL"
+	measure_pair "$round" tpcb_connect "$LARGE"
+	measure_pair "$round" ddl "$SMALL"
+	measure_pair "$round" ddl "$LARGE"
+}
+
+# INSERT into the three kinds of audit table, library loaded; the order
+# turns with the round.
+measure_tables() {
+	local round=$1 i kinds=(unprotected audit_guard plpgsql) kind table args
+	say "round $round/$ROUNDS: unprotected, audit_guard and PL/pgSQL tables"
+	for i in 0 1 2; do
+		kind=${kinds[$(((i + round) % 3))]}
+		case $kind in
+			unprotected) table=audit_plain ;;
+			audit_guard) table=audit_guarded ;;
+			plpgsql) table=audit_plpgsql ;;
+		esac
+		# shellcheck disable=SC2207
+		args=($(workload_args insert "$table"))
+		set_state on
+		pgbench_run "$round" table "$kind" "$SMALL" insert "${args[@]}"
+	done
+}
+
+# Time REFUSALS refused UPDATEs of a big table, as psql's \timing sees
+# them, after checking that the first one is refused with the SQLSTATE.
+time_refusals() {
+	local round=$1 config=$2 table=$3 sqlstate=$4 db out errors ms
+	db=$(db_of "$SMALL")
+	out=$({
+		echo '\set VERBOSITY sqlstate'
+		echo "UPDATE $table SET hits = hits + 1;"
+	} | "$AG_BINDIR/psql" -X -q -d "$db" 2>&1)
+	[ "$out" = "ERROR:  $sqlstate" ] ||
+		die "UPDATE of $table was not refused with $sqlstate: $out"
+	out=$({
+		printf '%s\n' '\set VERBOSITY sqlstate' '\timing on'
+		for ((i = 0; i < REFUSALS; i++)); do
+			echo "UPDATE $table SET hits = hits + 1;"
+		done
+	} | "$AG_BINDIR/psql" -X -q -d "$db" 2>&1)
+	errors=$(grep -c "^ERROR:  $sqlstate\$" <<<"$out" || true)
+	[ "$errors" -eq "$REFUSALS" ] ||
+		die "expected $REFUSALS refusals of $table, got: $out"
+	sed -n 's/^Time: \([0-9.]*\) ms$/\1/p' <<<"$out" | while read -r ms; do
+		record "$round" refusal "$config" "$SMALL" update_big "$ms" ms
+	done
+}
+
+measure_refusals() {
+	local round=$1
+	if [ $((round % 2)) -eq 1 ]; then
+		time_refusals "$round" audit_guard big_guarded 23000
+		time_refusals "$round" plpgsql big_plpgsql P0001
+	else
+		time_refusals "$round" plpgsql big_plpgsql P0001
+		time_refusals "$round" audit_guard big_guarded 23000
+	fi
+}
+
+setup() {
+	local size prev
+	say "start a throwaway cluster"
+	ag_cluster_start || die "the cluster did not start"
+	ag_conf_override "${COMMON_CONF[@]}" || die "restart failed"
+	q -d postgres -c "CREATE DATABASE $(db_of "$SMALL")"
+	say "pgbench -i -s $SCALE"
+	"$AG_BINDIR/pgbench" -i -q -s "$SCALE" "$(db_of "$SMALL")" >>"$LOG" 2>&1 ||
+		die "pgbench -i failed; see $LOG"
+	q -d "$(db_of "$SMALL")" -f "$BENCH/setup.sql" >/dev/null
+	# each larger registry starts as a copy of the previous database
+	prev=$SMALL
+	for size in "${SIZES[@]:1}"; do
+		say "a database with $size protected tables"
+		q -d postgres -c "CREATE DATABASE $(db_of "$size") TEMPLATE $(db_of "$prev")"
+		q -d "$(db_of "$size")" -c "CALL bench_protect_more($size)"
+		prev=$size
+	done
+	for size in "${SIZES[@]}"; do
+		[ "$(q -d "$(db_of "$size")" -c 'SELECT count(*) FROM audit_guard.registry')" = "$size" ] ||
+			die "$(db_of "$size") does not have $size protected tables"
+	done
+	say "two tables of $BIG_ROWS rows"
+	q -d "$(db_of "$SMALL")" -v rows="$BIG_ROWS" >/dev/null <<-'EOF'
+		CREATE TABLE big_guarded AS
+			SELECT g AS id, 0 AS hits FROM generate_series(1, :rows) g;
+		ALTER TABLE big_guarded ADD PRIMARY KEY (id);
+		CREATE TABLE big_plpgsql (LIKE big_guarded INCLUDING ALL);
+		INSERT INTO big_plpgsql SELECT * FROM big_guarded;
+		SELECT audit_guard.protect('big_guarded');
+		CREATE TRIGGER audit_append_only
+			BEFORE UPDATE OR DELETE ON big_plpgsql
+			FOR EACH ROW EXECUTE FUNCTION audit_forbid_change();
+		VACUUM ANALYZE big_guarded, big_plpgsql;
+	EOF
+}
+
+# Medians and paired ratios, one line per comparison:
+# phase|registry|workload|unit|baseline|with|ratio|order
+# A side's figure is the median of its per-round medians; the ratio is the
+# median of the per-round speed ratios (with/baseline for tps,
+# baseline/with for times).
+summarize() {
+	q -d postgres -F '|' <<-EOF
+		CREATE TEMP TABLE raw (round int, phase text, config text,
+			registry int, workload text, value float8, unit text);
+		\copy raw FROM '$CSV' WITH (FORMAT csv, HEADER)
+		WITH per_round AS (
+			SELECT phase, config, registry, workload, round, unit,
+				   percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS value
+			  FROM raw GROUP BY 1, 2, 3, 4, 5, 6
+		), wanted (ord, phase, base, side) AS (
+			VALUES (1, 'preload', 'off', 'on'),
+				   (2, 'table', 'unprotected', 'audit_guard'),
+				   (3, 'table', 'plpgsql', 'audit_guard'),
+				   (4, 'refusal', 'plpgsql', 'audit_guard'),
+				   (5, 'control', 'a', 'b')
+		)
+		SELECT b.phase, b.registry, b.workload, b.unit,
+			   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY b.value)::numeric, 2),
+			   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY w.value)::numeric, 2),
+			   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY
+					 CASE b.unit WHEN 'tps' THEN w.value / b.value
+								 ELSE b.value / w.value END)::numeric, 3),
+			   x.ord
+		  FROM wanted x
+		  JOIN per_round b ON (b.phase, b.config) = (x.phase, x.base)
+		  JOIN per_round w
+			ON (w.phase, w.config, w.registry, w.workload, w.round, w.unit) =
+			   (x.phase, x.side, b.registry, b.workload, b.round, b.unit)
+		 GROUP BY b.phase, b.registry, b.workload, b.unit, x.ord;
+		SELECT 'max', max(value) FILTER (WHERE config = 'plpgsql'),
+			   max(value) FILTER (WHERE config = 'audit_guard')
+		  FROM raw WHERE phase = 'refusal';
+	EOF
+}
+
+# The summary as a Markdown table, in the order of the issue's list.
+print_table() {
+	awk -F '|' -v small="$SMALL" -v big="$BIG_ROWS" '
+		function commas(n,   s, r) {
+			s = sprintf("%d", n); r = ""
+			while (length(s) > 3) {
+				r = "," substr(s, length(s) - 2) r
+				s = substr(s, 1, length(s) - 3)
+			}
+			return s r
+		}
+		function tables(n) {
+			return commas(n) " protected table" (n == 1 ? "" : "s")
+		}
+		function fmt(v, unit) {
+			return unit == "tps" ? commas(v + 0.5) " tps" : sprintf("%.2f ms", v)
+		}
+		$1 == "max" { next }
+		$4 == "cpu_us" { cpu[$1 "|" $2 "|" $3 "|" $8] = sprintf("%.3f", $7); next }
+		{
+			if ($1 == "control") {
+				sec = 0
+				label = "control: TPC-B, library loaded on neither side (the noise floor)"
+			} else if ($1 == "preload" && $3 == "tpcb") {
+				sec = ($2 == small) ? 1 : 3
+				label = "TPC-B, library not loaded vs loaded, " tables($2)
+			} else if ($1 == "preload" && $3 == "tpcb_connect") {
+				sec = 3
+				label = "TPC-B, a new connection per transaction, library not loaded vs loaded, " tables($2)
+			} else if ($1 == "preload" && $3 == "insert") {
+				sec = 3
+				label = "INSERT jsonb into an audit_guard table, library not loaded vs loaded, " tables($2)
+			} else if ($1 == "preload") {
+				sec = 5
+				label = "CREATE + DROP TABLE, library not loaded vs loaded, " tables($2)
+			} else if ($1 == "table") {
+				sec = 2
+				label = "INSERT jsonb: " ($8 == 2 ? "unprotected" : "PL/pgSQL-trigger") \
+					" table vs audit_guard table"
+			} else {
+				sec = 4
+				label = "refused UPDATE of " commas(big) " rows, time to error: PL/pgSQL trigger vs audit_guard"
+			}
+			n++
+			key[n] = $1 "|" $2 "|" $3 "|" $8
+			line[n] = sprintf("%d %d %08d\t| (%d) %s | %s | %s | %.3f |", sec,
+				($3 == "tpcb" ? 0 : $3 == "insert" ? 1 : 2) * 10 + $8, $2, sec, label,
+				fmt($5, $4), fmt($6, $4), $7)
+		}
+		END {
+			for (i = 1; i <= n; i++)
+				print line[i] " " (key[i] in cpu ? cpu[key[i]] : "-") " |"
+		}' <<<"$1" | sort | cut -f 2- |
+		{
+			echo "| workload | baseline | with audit_guard | ratio | CPU ratio |"
+			echo "|---|--:|--:|--:|--:|"
+			cat
+		}
+	echo
+	echo "Figures are medians over rounds.  ratio: the median of the rounds'"
+	echo "speed ratios (with/baseline for tps, baseline/with for times); above 1"
+	echo "means faster with audit_guard.  CPU ratio: the same for the server's CPU"
+	echo "time per transaction (client backends, baseline/with), which other load"
+	echo "on the machine disturbs far less than throughput."
+}
+
+# The issue's targets, met or missed, for a full run.
+check_targets() {
+	if [ "$SMOKE" = 1 ]; then
+		echo "smoke run: targets not checked"
+		return
+	fi
+	awk -F '|' -v small="$SMALL" '
+		function verdict(ok) { return ok ? "met" : "MISSED" }
+		function pair(u) { return sprintf("tps %.3f, CPU %.3f", r[u], c[u]) }
+		$1 == "max" { pl_max = $2; ag_max = $3; next }
+		{ u = ($4 == "cpu_us") ? "c" : "r" }
+		$1 == "preload" && $3 == "tpcb" && $2 == small { v1[u] = $7 }
+		$1 == "table" && $8 == 2 { v2[u] = $7 }
+		$1 == "refusal" { ms = $6 }
+		$1 == "preload" && $3 != "ddl" {
+			k = $3 "|" u
+			if (!(k in lo) || $7 < lo[k]) lo[k] = $7
+			if (!(k in hi) || $7 > hi[k]) hi[k] = $7
+		}
+		$1 == "control" { ctl[u] = $7 }
+		END {
+			printf "noise: the control ratio is tps %.3f, CPU %.3f (1 with no noise)\n", ctl["r"], ctl["c"]
+			printf "target (1) TPC-B ratio >= 0.99: tps %.3f, %s; CPU %.3f, %s\n",
+				v1["r"], verdict(v1["r"] >= 0.99), v1["c"], verdict(v1["c"] >= 0.99)
+			printf "target (2) INSERT ratio vs unprotected >= 0.99: tps %.3f, %s; CPU %.3f, %s\n",
+				v2["r"], verdict(v2["r"] >= 0.99), v2["c"], verdict(v2["c"] >= 0.99)
+			split("tpcb insert tpcb_connect", ws, " ")
+			split("TPC-B|INSERT|TPC-B with a connection per transaction", names, "|")
+			for (i = 1; i <= 3; i++) {
+				w = ws[i]
+				printf "target (3) %s ratio flat within 2%% across registry sizes:", names[i]
+				for (j = 1; j <= 2; j++) {
+					u = (j == 1) ? "r" : "c"; k = w "|" u
+					printf " %s %.3f..%.3f (spread %.1f%%), %s%s", (u == "r" ? "tps" : "CPU"),
+						lo[k], hi[k], (hi[k] - lo[k]) * 100,
+						verdict(hi[k] - lo[k] <= 0.02), (j == 1 ? ";" : "\n")
+				}
+			}
+			printf "target (4) refused UPDATE under 5 ms: median %.2f ms (max %.2f ms; PL/pgSQL trigger: max %.2f ms), %s\n",
+				ms, ag_max, pl_max, verdict(ms < 5)
+		}' <<<"$1"
+}
+
+main() {
+	local round summary
+	build_and_install
+	setup
+	for ((round = 1; round <= ROUNDS; round++)); do
+		measure_preload "$round"
+		measure_tables "$round"
+		measure_refusals "$round"
+	done
+	say "done: raw numbers in $CSV"
+	summary=$(summarize)
+	{
+		machine
+		echo
+		print_table "$summary"
+		echo
+		check_targets "$summary"
+	} | tee "$TXT"
+	say "took $((SECONDS - START)) s; table in $TXT"
+}
+
+main "$@"
