@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# bench/callgrind.sh: what audit_guard costs, in instructions, without noise.
+#
+# Throughput on a shared 2-core machine moves by 10 to 40 % from one run to
+# the next, far more than the 1 % the benchmark must resolve.  Instruction
+# counts do not: this script runs fixed statement streams in single-user
+# mode (postgres --single) under valgrind --tool=callgrind, from identical
+# copies of one data directory, with the library not loaded and loaded, at
+# two stream lengths.  The difference of the two lengths is the cost per
+# transaction, free of start-up; what is left at the shorter length is the
+# one-time cost of a backend (loading the library, building the registry
+# cache).  Repeated runs agree to a few hundred instructions.
+#
+# Workloads: TPC-B (pgbench's five statements, fixed random values) and the
+# INSERT of bench/insert.sql, each with 1 and 10,000 protected tables, and
+# CREATE + DROP TABLE with 10,000.  Prints one table and the audit_guard
+# functions that cost most, with the source file of each.
+#
+# Takes about three minutes on two cores.  Not part of `make bench`.
+# Environment: BENCH_INSTALL=0 uses the installed build; AG_KEEP=1 keeps
+# the directory (and the callgrind.out files) afterwards.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PG_CONFIG=${PG_CONFIG:-pg_config}
+AG_BINDIR=$("$PG_CONFIG" --bindir)
+export AG_BINDIR
+# shellcheck source=scripts/cluster.sh
+source "$ROOT/scripts/cluster.sh"
+
+LARGE=10000
+SHORT=500
+LONG=1500
+
+say() {
+	printf '[%4ds] %s\n' "$SECONDS" "$*" >&2
+}
+
+die() {
+	say "callgrind: $*"
+	exit 1
+}
+
+command -v valgrind >/dev/null || die "valgrind is not installed"
+
+if [ "${BENCH_INSTALL:-1}" != 0 ]; then
+	say "build and install audit_guard"
+	make -s -C "$ROOT" PG_CONFIG="$PG_CONFIG" >&2
+	make -s -C "$ROOT" install PG_CONFIG="$PG_CONFIG" >&2
+fi
+
+# The statement streams, one statement a line as single-user mode wants.
+# awk's srand(1) makes them the same on every run.
+tpcb_stream() {
+	awk -v n="$1" 'BEGIN {
+		srand(1)
+		for (i = 0; i < n; i++) {
+			aid = int(rand() * 100000) + 1; tid = int(rand() * 10) + 1
+			delta = int(rand() * 10001) - 5000
+			print "BEGIN;"
+			printf "UPDATE pgbench_accounts SET abalance = abalance + %d WHERE aid = %d;\n", delta, aid
+			printf "SELECT abalance FROM pgbench_accounts WHERE aid = %d;\n", aid
+			printf "UPDATE pgbench_tellers SET tbalance = tbalance + %d WHERE tid = %d;\n", delta, tid
+			printf "UPDATE pgbench_branches SET bbalance = bbalance + %d WHERE bid = 1;\n", delta
+			printf "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (%d, 1, %d, %d, CURRENT_TIMESTAMP);\n", tid, aid, delta
+			print "END;"
+		}
+	}'
+}
+
+insert_stream() {
+	awk -v n="$1" 'BEGIN {
+		srand(1)
+		for (i = 0; i < n; i++) {
+			actor = int(rand() * 100000) + 1; octet = int(rand() * 254) + 1
+			printf "INSERT INTO audit_guarded (actor, action, payload) VALUES (%d, '"'"'login'"'"', jsonb_build_object('"'"'actor'"'"', %d, '"'"'ip'"'"', '"'"'203.0.113.'"'"' || %d, '"'"'client'"'"', '"'"'pgbench'"'"', '"'"'session'"'"', md5(%d::text)));\n", actor, actor, octet, actor
+		}
+	}'
+}
+
+ddl_stream() {
+	awk -v n="$1" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			print "CREATE TABLE bench_ddl_0 (id integer PRIMARY KEY, note text);"
+			print "DROP TABLE bench_ddl_0;"
+		}
+	}'
+}
+
+# The template data directory: bench_1 and bench_10000 as run.sh makes them.
+prepare() {
+	say "prepare a data directory"
+	ag_cluster_start || die "the cluster did not start"
+	ag_psql -d postgres -c 'CREATE DATABASE bench_1'
+	"$AG_BINDIR/pgbench" -i -q -s 1 bench_1 >/dev/null 2>&1 || die "pgbench -i failed"
+	ag_psql -d bench_1 -f "$ROOT/bench/setup.sql" >/dev/null
+	ag_psql -d postgres -c "CREATE DATABASE bench_$LARGE TEMPLATE bench_1"
+	ag_psql -d "bench_$LARGE" -c "CALL bench_protect_more($LARGE)"
+	ag_cluster_stop
+	CG=$AG_DIR/cg
+	mkdir -p "$CG"
+	chown --reference="$AG_DIR" "$CG"
+}
+
+# One run: ir NAME PRELOAD DB WORKLOAD COUNT; prints the instruction count.
+ir() {
+	local name=$1 preload=$2 db=$3 workload=$4 count=$5 data
+	data=$CG/data.$name
+	rm -rf "$data"
+	cp -a "$AG_DATA" "$data"
+	"${workload}_stream" "$count" >"$CG/$name.sql"
+	ag_as_owner valgrind --tool=callgrind --callgrind-out-file="$CG/$name.out" \
+		"$AG_BINDIR/postgres" --single -D "$data" \
+		-c shared_preload_libraries="$preload" -c autovacuum=off "$db" \
+		<"$CG/$name.sql" >"$CG/$name.log" 2>&1 || die "$name failed; see $CG/$name.log"
+	rm -rf "$data"
+	! grep -m 3 'ERROR' "$CG/$name.log" >&2 || die "$name: statements failed"
+	sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p' "$CG/$name.log"
+}
+
+# Four runs, two at a time; prints "per-tx off, per-tx on, one-time on".
+measure() {
+	local db=$1 workload=$2 tag="$1.$2" a b c d
+	say "$workload in $db"
+	ir "$tag.off.short" '' "$db" "$workload" $SHORT >"$CG/$tag.1" &
+	ir "$tag.on.short" audit_guard "$db" "$workload" $SHORT >"$CG/$tag.2"
+	wait $! || die "$tag.off.short failed"
+	ir "$tag.off.long" '' "$db" "$workload" $LONG >"$CG/$tag.3" &
+	ir "$tag.on.long" audit_guard "$db" "$workload" $LONG >"$CG/$tag.4"
+	wait $! || die "$tag.off.long failed"
+	a=$(cat "$CG/$tag.1") b=$(cat "$CG/$tag.2") c=$(cat "$CG/$tag.3") d=$(cat "$CG/$tag.4")
+	awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v n=$((LONG - SHORT)) -v s=$SHORT \
+		'BEGIN { off = (c - a) / n; on = (d - b) / n
+				 printf "%.0f %.0f %.0f\n", off, on, (b - a) - s * (on - off) }'
+}
+
+row() {
+	local label=$1 off on fixed
+	read -r off on fixed
+	awk -v l="$label" -v off="$off" -v on="$on" -v fixed="$fixed" 'BEGIN {
+		printf "| %s | %d | %d | +%d (%.2f %%) | %.4f | %.1f M |\n",
+			l, off, on, on - off, (on - off) * 100 / off, off / on, fixed / 1e6 }'
+}
+
+main() {
+	local out
+	prepare
+	out=$(
+		echo "| workload | Ir/tx, library not loaded | Ir/tx, loaded | difference | ratio | one-time Ir per backend |"
+		echo "|---|--:|--:|--:|--:|--:|"
+		measure bench_1 tpcb | row "TPC-B, 1 protected table"
+		measure "bench_$LARGE" tpcb | row "TPC-B, $LARGE protected tables"
+		measure bench_1 insert | row "INSERT jsonb into an audit_guard table, 1 protected table"
+		measure "bench_$LARGE" insert | row "INSERT jsonb into an audit_guard table, $LARGE protected tables"
+		measure "bench_$LARGE" ddl | row "CREATE + DROP TABLE, $LARGE protected tables"
+	)
+	echo
+	echo "$out"
+	echo
+	echo "Ir: instructions counted by callgrind in one single-user backend;"
+	echo "ratio = Ir/tx not loaded / Ir/tx loaded (a speed ratio, as in run.sh)."
+	echo "One-time: what the loaded backend executes beyond the other, apart"
+	echo "from the per-transaction difference (library load, registry cache)."
+	echo
+	echo "audit_guard functions by instructions, TPC-B with $LARGE protected tables ($LONG transactions):"
+	top_functions "$CG/bench_$LARGE.tpcb.on.long.out"
+}
+
+# The audit_guard functions that cost most in one profile: inclusive (with
+# their callees; the hooks, which include the executor or utility work they
+# chain to, are left out) and exclusive.
+top_functions() {
+	local how
+	for how in yes no; do
+		[ $how = yes ] && echo "inclusive:" || echo "exclusive:"
+		callgrind_annotate --auto=no --threshold=100 --inclusive=$how "$1" 2>/dev/null |
+			grep 'audit_guard\.so' |
+			{ [ $how = yes ] && grep -v '_Executor\(Start\|Finish\)\|_ProcessUtility \|_object_access ' || cat; } |
+			head -n 8 || true
+	done
+}
+
+main "$@"
