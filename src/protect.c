@@ -158,23 +158,31 @@ write_registry(const char *sql, int nargs, Oid *types, Datum *values,
 	PG_END_TRY();
 }
 
+/* A role's name as a Datum of type name; its OID when it has none left. */
+static Datum
+role_name_datum(Oid roleid)
+{
+	char	   *name = GetUserNameFromId(roleid, true);
+
+	return DirectFunctionCall1(namein,
+							   CStringGetDatum(name ? name : psprintf("%u", roleid)));
+}
+
 /* Append one event to audit_guard.history. */
 static void
 record_event(const char *action, Oid relid, const char *table, Oid owner)
 {
-	Oid			types[5] = {TEXTOID, OIDOID, TEXTOID, OIDOID, NAMEOID};
+	Oid			types[5] = {TEXTOID, OIDOID, TEXTOID, NAMEOID, NAMEOID};
 	Datum		values[5];
 
 	values[0] = CStringGetTextDatum(action);
 	values[1] = ObjectIdGetDatum(relid);
 	values[2] = CStringGetTextDatum(table);
-	values[3] = ObjectIdGetDatum(owner);
-	values[4] = DirectFunctionCall1(namein,
-									CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	values[3] = role_name_datum(owner);
+	values[4] = role_name_datum(GetUserId());
 	write_registry("INSERT INTO audit_guard.history"
 				   " (action, relid, table_name, designated_owner, performed_by)"
-				   " SELECT $1, $2, $3, pg_catalog.quote_ident(r.rolname), $5"
-				   " FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) $4",
+				   " VALUES ($1, $2, $3, $4, $5)",
 				   5, types, values, SPI_OK_INSERT);
 }
 
@@ -187,8 +195,7 @@ register_table(Oid relid, Oid owner, const char *action)
 
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = ObjectIdGetDatum(owner);
-	values[2] = DirectFunctionCall1(namein,
-									CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	values[2] = role_name_datum(GetUserId());
 	write_registry("INSERT INTO audit_guard.registry"
 				   " (relid, designated_owner, protected_by) VALUES ($1, $2, $3)"
 				   " ON CONFLICT (relid) DO UPDATE"
