@@ -35,6 +35,7 @@ extern bool audit_guard_hooks_installed;
 /* registry.c: the backend-local cache of the registry */
 extern void audit_guard_registry_init(void);
 extern bool audit_guard_extension_ready(void);
+extern bool audit_guard_any_protected(void);
 extern Oid	audit_guard_owner_of(Oid relid);
 extern int	audit_guard_protected_count(void);
 extern Oid	audit_guard_first_foreign_owner(Oid roleid);

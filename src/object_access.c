@@ -185,11 +185,11 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 	switch (access)
 	{
 		case OAT_DROP:
-			if (audit_guard_protected_count() > 0)
+			if (audit_guard_any_protected())
 				check_drop(classId, objectId, subId);
 			break;
 		case OAT_POST_ALTER:
-			if (audit_guard_protected_count() == 0)
+			if (!audit_guard_any_protected())
 				break;
 			check_extension_alter(classId, objectId);
 			if (classId == TriggerRelationId)
@@ -197,10 +197,10 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 			break;
 		case OAT_POST_CREATE:
 			if (classId == TriggerRelationId &&
-				audit_guard_protected_count() > 0)
+				audit_guard_any_protected())
 				check_trigger(access, objectId);
 			else if (classId == ProcedureRelationId &&
-					 audit_guard_protected_count() > 0)
+					 audit_guard_any_protected())
 				check_function_replaced(objectId);
 			break;
 		default:

@@ -4,13 +4,19 @@
  *		The backend-local cache of audit_guard.registry.
  *
  * The utility and executor hooks run for every statement of every backend,
- * so they must not read the registry table each time.  This file keeps a
- * hash of protected relation OIDs and their designated owners, built on
- * first use and thrown away when the registry changes: the registry's own
+ * so they must not read the registry table each time.  This file keeps,
+ * per backend, the extension's object OIDs, whether any table is protected
+ * at all, and a hash of the relations asked about so far with their
+ * designated owner (InvalidOid for "not protected").  A relation missing
+ * from the hash costs one probe of the registry's primary key, once; the
+ * registry is never read whole on the hot path, so neither a new backend
+ * nor a backend after protect() pays for the size of the registry.
+ *
+ * Everything is thrown away when the registry changes: the registry's own
  * statement trigger (triggers.c) broadcasts a relcache invalidation of the
- * registry table, and the relcache callback below drops the cache.  A
- * rebuild reads the table once; no lookup between two rebuilds touches a
- * catalog.
+ * registry table, and the relcache callback below drops the cache.  The
+ * rare paths that need every protected table (the replica-role check,
+ * DROP ROLE, LOAD, the catalog-edit check) read the registry whole, then.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,20 +38,23 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
 typedef struct GuardEntry
 {
-	Oid			relid;			/* hash key: the protected table */
-	Oid			owner;			/* its designated owner */
+	Oid			relid;			/* hash key: a relation asked about */
+	Oid			owner;			/* its designated owner, or InvalidOid */
 } GuardEntry;
 
 typedef struct GuardCache
 {
 	bool		valid;			/* cleared by any relevant invalidation */
 	bool		extension;		/* extension installed and registry exists */
+	bool		any;			/* the registry has at least one row */
 	Oid			schema;
 	Oid			registry;
+	Oid			registry_pkey;
 	Oid			history;
 	Oid			guard_function;
 	HTAB	   *entries;
@@ -111,39 +120,63 @@ find_extension_objects(void)
 		OidIsValid(cache.guard_function);
 }
 
-/* Read every registry row into the hash. */
-static void
-load_registry(void)
+/*
+ * Scan the registry, by its primary key for one relid or whole when relid
+ * is InvalidOid, with a fresh snapshot.  Returns the GuardEntry of every
+ * row read, or of the first only when first_only.
+ */
+static List *
+read_registry(Oid relid, bool first_only)
 {
 	Relation	rel = table_open(cache.registry, AccessShareLock);
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, snapshot,
-										  0, NULL);
+	ScanKeyData key;
+	SysScanDesc scan;
 	TupleDesc	desc = RelationGetDescr(rel);
 	HeapTuple	tuple;
+	List	   *rows = NIL;
 
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = OidIsValid(relid) ?
+		systable_beginscan(rel, cache.registry_pkey, true, snapshot, 1, &key) :
+		systable_beginscan(rel, InvalidOid, false, snapshot, 0, NULL);
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
+		GuardEntry *row = palloc(sizeof(GuardEntry));
 		bool		relnull,
 					ownernull;
-		Oid			relid = DatumGetObjectId(heap_getattr(tuple, 1, desc, &relnull));
-		Oid			owner = DatumGetObjectId(heap_getattr(tuple, 2, desc, &ownernull));
-		GuardEntry *entry;
 
+		row->relid = DatumGetObjectId(heap_getattr(tuple, 1, desc, &relnull));
+		row->owner = DatumGetObjectId(heap_getattr(tuple, 2, desc, &ownernull));
 		if (relnull || ownernull)
 			continue;
-		entry = hash_search(cache.entries, &relid, HASH_ENTER, NULL);
-		entry->owner = owner;
+		rows = lappend(rows, row);
+		if (first_only)
+			break;
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
+	return rows;
+}
+
+/* The registry's primary-key index, for the per-relation probes. */
+static Oid
+registry_pkey(void)
+{
+	Relation	rel = table_open(cache.registry, AccessShareLock);
+	Oid			index = RelationGetPrimaryKeyIndex(rel);
+
+	table_close(rel, AccessShareLock);
+	return index;
 }
 
 /*
- * Rebuild the cache.  It is marked valid before reading, so that an
+ * Rebuild the cache: a few catalog lookups and one tuple of the registry,
+ * whatever its size.  It is marked valid before reading, so that an
  * invalidation arriving during the build (table_open accepts them) leaves
- * it invalid and the next lookup reads again.
+ * it invalid and the next lookup builds again.
  */
 static void
 rebuild_cache(void)
@@ -169,7 +202,10 @@ rebuild_cache(void)
 	{
 		find_extension_objects();
 		if (cache.extension)
-			load_registry();
+		{
+			cache.registry_pkey = registry_pkey();
+			cache.any = read_registry(InvalidOid, true) != NIL;
+		}
 	}
 	PG_CATCH();
 	{
@@ -195,25 +231,53 @@ audit_guard_extension_ready(void)
 	return cache.extension;
 }
 
+/*
+ * True when any table of this database is protected: the gate every hook
+ * passes before looking further.
+ */
+bool
+audit_guard_any_protected(void)
+{
+	ensure_cache();
+	return cache.extension && cache.any;
+}
+
 /* The designated owner of a protected table, or InvalidOid. */
 Oid
 audit_guard_owner_of(Oid relid)
 {
 	GuardEntry *entry;
+	bool		found;
+	List	   *rows;
 
-	ensure_cache();
-	if (!cache.extension || !OidIsValid(relid))
+	if (!OidIsValid(relid) || !audit_guard_any_protected())
 		return InvalidOid;
-	entry = hash_search(cache.entries, &relid, HASH_FIND, NULL);
-	return entry ? entry->owner : InvalidOid;
+	entry = hash_search(cache.entries, &relid, HASH_FIND, &found);
+	if (found)
+		return entry->owner;
+
+	rows = read_registry(relid, true);
+	/* the probe may have accepted an invalidation that reset the cache */
+	ensure_cache();
+	entry = hash_search(cache.entries, &relid, HASH_ENTER, &found);
+	entry->owner = rows ? ((GuardEntry *) linitial(rows))->owner : InvalidOid;
+	return entry->owner;
+}
+
+/* Every registry row, read whole: for the rare paths that need them all. */
+static List *
+all_protected(void)
+{
+	if (!audit_guard_any_protected())
+		return NIL;
+	return read_registry(InvalidOid, false);
 }
 
 /* How many tables of this database are protected. */
 int
 audit_guard_protected_count(void)
 {
-	ensure_cache();
-	return cache.extension ? (int) hash_get_num_entries(cache.entries) : 0;
+	return list_length(all_protected());
 }
 
 /*
@@ -223,21 +287,44 @@ audit_guard_protected_count(void)
 Oid
 audit_guard_first_foreign_owner(Oid roleid)
 {
-	HASH_SEQ_STATUS status;
-	GuardEntry *entry;
+	ListCell   *lc;
 
-	if (audit_guard_protected_count() == 0)
-		return InvalidOid;
-	hash_seq_init(&status, cache.entries);
-	while ((entry = hash_seq_search(&status)) != NULL)
+	foreach(lc, all_protected())
 	{
-		if (!is_member_of_role_nosuper(roleid, entry->owner))
-		{
-			hash_seq_term(&status);
-			return entry->relid;
-		}
+		GuardEntry *row = lfirst(lc);
+
+		if (!is_member_of_role_nosuper(roleid, row->owner))
+			return row->relid;
 	}
 	return InvalidOid;
+}
+
+/* A protected table whose designated owner is roleid, or InvalidOid. */
+Oid
+audit_guard_first_table_of_owner(Oid roleid)
+{
+	ListCell   *lc;
+
+	foreach(lc, all_protected())
+	{
+		GuardEntry *row = lfirst(lc);
+
+		if (row->owner == roleid)
+			return row->relid;
+	}
+	return InvalidOid;
+}
+
+/* Every protected table, as a list of OIDs in the current memory context. */
+List *
+audit_guard_protected_tables(void)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, all_protected())
+		result = lappend_oid(result, ((GuardEntry *) lfirst(lc))->relid);
+	return result;
 }
 
 /* True for the extension's own tables, which only its functions may write. */
@@ -299,39 +386,3 @@ audit_guard_is_guard_trigger(Form_pg_trigger trig)
 	return OidIsValid(func) && trig->tgfoid == func;
 }
 
-/* A protected table whose designated owner is roleid, or InvalidOid. */
-Oid
-audit_guard_first_table_of_owner(Oid roleid)
-{
-	HASH_SEQ_STATUS status;
-	GuardEntry *entry;
-
-	if (audit_guard_protected_count() == 0 || !OidIsValid(roleid))
-		return InvalidOid;
-	hash_seq_init(&status, cache.entries);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		if (entry->owner == roleid)
-		{
-			hash_seq_term(&status);
-			return entry->relid;
-		}
-	}
-	return InvalidOid;
-}
-
-/* Every protected table, as a list of OIDs in the current memory context. */
-List *
-audit_guard_protected_tables(void)
-{
-	HASH_SEQ_STATUS status;
-	GuardEntry *entry;
-	List	   *result = NIL;
-
-	if (audit_guard_protected_count() == 0)
-		return NIL;
-	hash_seq_init(&status, cache.entries);
-	while ((entry = hash_seq_search(&status)) != NULL)
-		result = lappend_oid(result, entry->relid);
-	return result;
-}

@@ -156,7 +156,7 @@ check_alter_table(AlterTableStmt *stmt)
 	List	   *targets;
 	ListCell   *lc;
 
-	if (audit_guard_protected_count() == 0)
+	if (!audit_guard_any_protected())
 		return;
 	targets = targets_of(stmt->relation);
 	if (stmt->objtype == OBJECT_TYPE && targets != NIL)
@@ -232,7 +232,7 @@ check_drop_owned(DropOwnedStmt *stmt)
 {
 	ListCell   *lc;
 
-	if (audit_guard_protected_count() == 0)
+	if (!audit_guard_any_protected())
 		return;
 	foreach(lc, role_oids(stmt->roles))
 		check_tables_where(InvalidOid, lfirst_oid(lc), "DROP OWNED");
@@ -244,7 +244,7 @@ check_reassign_owned(ReassignOwnedStmt *stmt)
 {
 	ListCell   *lc;
 
-	if (audit_guard_protected_count() == 0)
+	if (!audit_guard_any_protected())
 		return;
 	foreach(lc, role_oids(stmt->roles))
 		check_tables_where(InvalidOid, lfirst_oid(lc), "REASSIGN OWNED");
@@ -269,7 +269,7 @@ check_drop(DropStmt *stmt)
 {
 	ListCell   *lc;
 
-	if (audit_guard_protected_count() == 0)
+	if (!audit_guard_any_protected())
 		return;
 	foreach(lc, stmt->objects)
 	{
@@ -313,7 +313,7 @@ check_create_trigger(CreateTrigStmt *stmt)
 {
 	ListCell   *lc;
 
-	if (audit_guard_protected_count() == 0)
+	if (!audit_guard_any_protected())
 		return;
 	foreach(lc, targets_of(stmt->relation))
 	{
@@ -335,7 +335,7 @@ check_rename(RenameStmt *stmt)
 	Oid			relid;
 
 	if (stmt->renameType != OBJECT_TRIGGER ||
-		audit_guard_protected_count() == 0)
+		!audit_guard_any_protected())
 		return;
 	relid = relid_of(stmt->relation);
 	if (OidIsValid(audit_guard_owner_of(relid)) &&
@@ -347,7 +347,7 @@ check_rename(RenameStmt *stmt)
 static void
 check_create_rule(RuleStmt *stmt)
 {
-	if (audit_guard_protected_count() == 0)
+	if (!audit_guard_any_protected())
 		return;
 	audit_guard_require_owner(relid_of(stmt->relation), "CREATE RULE");
 }
@@ -433,7 +433,7 @@ sets_replica(VariableSetStmt *stmt, bool in_session)
 static void
 check_replica(VariableSetStmt *stmt, bool in_session, const char *how)
 {
-	if (sets_replica(stmt, in_session) && audit_guard_protected_count() > 0)
+	if (sets_replica(stmt, in_session) && audit_guard_any_protected())
 		audit_guard_refuse_replica_role(how);
 }
 
@@ -458,7 +458,7 @@ check_drop_role(DropRoleStmt *stmt)
 {
 	ListCell   *lc;
 
-	if (audit_guard_protected_count() == 0)
+	if (!audit_guard_any_protected())
 		return;
 	foreach(lc, role_oids(stmt->roles))
 		audit_guard_refuse_owner_drop(lfirst_oid(lc));
@@ -516,7 +516,7 @@ check_alter_enum(AlterEnumStmt *stmt)
 	Oid			typid;
 	Oid			relid;
 
-	if (stmt->oldVal == NULL || audit_guard_protected_count() == 0)
+	if (stmt->oldVal == NULL || !audit_guard_any_protected())
 		return;
 	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(stmt->typeName),
 							  true);
@@ -575,7 +575,7 @@ check_statement(Node *parsetree)
 		case T_AlterExtensionContentsStmt:
 			if (strcmp(((AlterExtensionContentsStmt *) parsetree)->extname,
 					   "audit_guard") == 0 &&
-				audit_guard_protected_count() > 0)
+				audit_guard_any_protected())
 				audit_guard_refuse_extension_change("change the members of");
 			break;
 		case T_DropOwnedStmt:
@@ -592,7 +592,7 @@ check_statement(Node *parsetree)
 			break;
 		case T_LoadStmt:
 			/* a library loaded now could replace these hooks (sepgsql) */
-			if (audit_guard_protected_count() > 0)
+			if (audit_guard_any_protected())
 				audit_guard_refuse_load(((LoadStmt *) parsetree)->filename);
 			break;
 		default:
@@ -605,7 +605,7 @@ static void
 after_create(CreateStmt *stmt)
 {
 	if (stmt->partbound == NULL || list_length(stmt->inhRelations) != 1 ||
-		audit_guard_protected_count() == 0)
+		!audit_guard_any_protected())
 		return;
 	audit_guard_protect_new_partitions(relid_of(linitial_node(RangeVar, stmt->inhRelations)),
 									   relid_of(stmt->relation));
@@ -617,7 +617,7 @@ after_alter_table(AlterTableStmt *stmt)
 {
 	ListCell   *lc;
 
-	if (audit_guard_protected_count() == 0)
+	if (!audit_guard_any_protected())
 		return;
 	foreach(lc, stmt->cmds)
 	{
