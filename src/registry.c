@@ -27,6 +27,7 @@
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
@@ -256,7 +257,17 @@ audit_guard_owner_of(Oid relid)
 	if (found)
 		return entry->owner;
 
-	rows = read_registry(relid, true);
+	/* only tables can be protected: indexes, TOAST and the rest need no probe */
+	switch (get_rel_relkind(relid))
+	{
+		case RELKIND_RELATION:
+		case RELKIND_PARTITIONED_TABLE:
+			rows = read_registry(relid, true);
+			break;
+		default:
+			rows = NIL;
+			break;
+	}
 	/* the probe may have accepted an invalidation that reset the cache */
 	ensure_cache();
 	entry = hash_search(cache.entries, &relid, HASH_ENTER, &found);

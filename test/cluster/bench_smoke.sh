@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# make bench must not rot: its smoke run (about 15 seconds, every workload,
+# figures meaningless) on a throwaway cluster of its own.  Uses the library
+# the harness installed.
+set -uo pipefail
+root="${AG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
+source "$root/scripts/cluster.sh"
+
+log=$(mktemp)
+if BENCH_SMOKE=1 BENCH_INSTALL=0 bash "$root/bench/run.sh" >"$log" 2>&1 &&
+	grep -q '^| (5) CREATE + DROP TABLE' "$log"; then
+	ag_pass "make bench smoke run prints its table"
+else
+	sed 's/^/#   /' "$log" | tail -40
+	ag_fail "make bench smoke run prints its table" "see the output above"
+fi
+rm -f "$log"
+ag_done
