@@ -439,22 +439,46 @@ choose_owner(Oid relid, Oid requested)
 	return requested;
 }
 
-/* SQL: audit_guard.protect(tbl regclass, owner regrole DEFAULT NULL) */
-Datum
-audit_guard_protect(PG_FUNCTION_ARGS)
+/* The table argument of protect() or unprotect(), which must not be NULL. */
+static Oid
+table_argument(FunctionCallInfo fcinfo, const char *function)
 {
-	Oid			relid;
-	Oid			owner;
-	List	   *tables;
-	ListCell   *lc;
-	int			nestlevel;
-
 	check_hooks_active();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("table to protect must not be null"),
-				 errhint("Name the table, for example audit_guard.protect('audit_log').")));
+				 errmsg("table to %s must not be null", function),
+				 errhint("Name the table, for example audit_guard.%s('audit_log').",
+						 function)));
+	return PG_GETARG_OID(0);
+}
+
+/* Guard each of tables and record owner as its designated owner. */
+static void
+guard_and_register(List *tables, Oid owner, const char *action)
+{
+	ListCell   *lc;
+	int			nestlevel = begin_spi();
+
+	foreach(lc, tables)
+	{
+		Oid			table = lfirst_oid(lc);
+
+		ensure_guard(table);
+		if (audit_guard_owner_of(table) != owner)
+			register_table(table, owner, action);
+	}
+	end_spi(nestlevel);
+}
+
+/* SQL: audit_guard.protect(tbl regclass, owner regrole DEFAULT NULL) */
+Datum
+audit_guard_protect(PG_FUNCTION_ARGS)
+{
+	Oid			relid = table_argument(fcinfo, "protect");
+	Oid			owner;
+	List	   *tables;
+
 	if (!PG_ARGISNULL(1) && !OidIsValid(PG_GETARG_OID(1)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -463,7 +487,6 @@ audit_guard_protect(PG_FUNCTION_ARGS)
 	if (!audit_guard_extension_ready())
 		elog(ERROR, "audit_guard registry not found");
 
-	relid = PG_GETARG_OID(0);
 	check_protectable(relid);
 	LockRelationOid(relid, ShareRowExclusiveLock);
 	check_protectable(relid);	/* it may have changed while we waited */
@@ -471,17 +494,7 @@ audit_guard_protect(PG_FUNCTION_ARGS)
 	owner = choose_owner(relid, PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1));
 	tables = table_and_partitions(relid);
 	check_no_standalone_partitions(relid, tables);
-
-	nestlevel = begin_spi();
-	foreach(lc, tables)
-	{
-		Oid			table = lfirst_oid(lc);
-
-		ensure_guard(table);
-		if (audit_guard_owner_of(table) != owner)
-			register_table(table, owner, "protect");
-	}
-	end_spi(nestlevel);
+	guard_and_register(tables, owner, "protect");
 	PG_RETURN_VOID();
 }
 
@@ -526,19 +539,12 @@ drop_guard_triggers(Oid relid)
 Datum
 audit_guard_unprotect(PG_FUNCTION_ARGS)
 {
-	Oid			relid;
+	Oid			relid = table_argument(fcinfo, "unprotect");
 	Oid			owner;
 	List	   *tables;
 	ListCell   *lc;
 	int			nestlevel;
 
-	check_hooks_active();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("table to unprotect must not be null"),
-				 errhint("Name the table, for example audit_guard.unprotect('audit_log').")));
-	relid = PG_GETARG_OID(0);
 	check_unprotectable(relid);
 	LockRelationOid(relid, ShareRowExclusiveLock);
 	check_unprotectable(relid);
@@ -576,21 +582,9 @@ void
 audit_guard_protect_new_partitions(Oid parent, Oid child)
 {
 	Oid			owner = audit_guard_owner_of(parent);
-	ListCell   *lc;
-	int			nestlevel;
 
-	if (!OidIsValid(owner))
-		return;
-	nestlevel = begin_spi();
-	foreach(lc, table_and_partitions(child))
-	{
-		Oid			table = lfirst_oid(lc);
-
-		ensure_guard(table);
-		if (audit_guard_owner_of(table) != owner)
-			register_table(table, owner, "partition");
-	}
-	end_spi(nestlevel);
+	if (OidIsValid(owner))
+		guard_and_register(table_and_partitions(child), owner, "partition");
 }
 
 /*
