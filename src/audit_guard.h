@@ -58,6 +58,8 @@ extern void audit_guard_refuse_owner_drop(Oid roleid);
 extern void audit_guard_refuse_extension_change(const char *operation);
 extern void audit_guard_refuse_catalog_edit(Oid relid);
 extern void audit_guard_refuse_load(const char *filename);
+extern void audit_guard_refuse_foreign_partition(Oid parent, const char *child);
+extern char *audit_guard_table_name(Oid relid);
 
 /* protect.c: the API and the partition bookkeeping the hooks call */
 extern Oid	audit_guard_internal_owner;

@@ -72,14 +72,6 @@ relation_owner(Oid relid)
 	return owner;
 }
 
-/* The schema-qualified, quoted name of a relation. */
-static char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 /* Connect to SPI with search_path pinned; returns the GUC nest level. */
 static int
 begin_spi(void)
@@ -201,7 +193,7 @@ register_table(Oid relid, Oid owner, const char *action)
 				   " ON CONFLICT (relid) DO UPDATE"
 				   " SET designated_owner = excluded.designated_owner",
 				   3, types, values, SPI_OK_INSERT);
-	record_event(action, relid, qualified_name(relid), owner);
+	record_event(action, relid, audit_guard_table_name(relid), owner);
 }
 
 /* Remove the registry row of relid. */
@@ -266,7 +258,7 @@ static void
 create_guard_trigger(Oid relid, const char *name, const char *timing)
 {
 	run_ddl(psprintf("CREATE TRIGGER %s %s ON %s %s EXECUTE FUNCTION %s.reject_change()",
-					 quote_identifier(name), timing, qualified_name(relid),
+					 quote_identifier(name), timing, audit_guard_table_name(relid),
 					 strcmp(name, AG_ROW_TRIGGER) == 0 ?
 					 "FOR EACH ROW" : "FOR EACH STATEMENT",
 					 quote_identifier(get_namespace_name(audit_guard_schema()))));
@@ -293,7 +285,7 @@ ensure_guard(Oid relid)
 
 	foreach(lc, state.to_enable)
 		run_ddl(psprintf("ALTER TABLE ONLY %s ENABLE ALWAYS TRIGGER %s",
-						 qualified_name(relid),
+						 audit_guard_table_name(relid),
 						 quote_identifier((char *) lfirst(lc))));
 }
 
@@ -310,7 +302,7 @@ check_protectable(Oid relid)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 	form = (Form_pg_class) GETSTRUCT(tuple);
-	name = qualified_name(relid);
+	name = audit_guard_table_name(relid);
 
 	if (form->relkind != RELKIND_RELATION &&
 		form->relkind != RELKIND_PARTITIONED_TABLE)
@@ -377,14 +369,22 @@ table_and_partitions(Oid relid)
 }
 
 /*
- * Ensure no partition of an unprotected partitioned table is protected on
- * its own: its row trigger would collide with the clone of the parent's.
+ * Ensure every partition is a local table, and that no partition of an
+ * unprotected partitioned table is protected on its own: its row trigger
+ * would collide with the clone of the parent's.
  */
 static void
 check_no_standalone_partitions(Oid relid, List *tables)
 {
 	ListCell   *lc;
 
+	for_each_from(lc, tables, 1)
+	{
+		Oid			part = lfirst_oid(lc);
+
+		if (get_rel_relkind(part) == RELKIND_FOREIGN_TABLE)
+			audit_guard_refuse_foreign_partition(relid, audit_guard_table_name(part));
+	}
 	if (OidIsValid(audit_guard_owner_of(relid)))
 		return;
 	for_each_from(lc, tables, 1)
@@ -395,10 +395,10 @@ check_no_standalone_partitions(Oid relid, List *tables)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("cannot protect \"%s\": its partition \"%s\" is protected on its own",
-							qualified_name(relid), qualified_name(part)),
+							audit_guard_table_name(relid), audit_guard_table_name(part)),
 					 errdetail("The partition's own guard trigger would collide with the one the partitioned table passes down."),
 					 errhint("Have the partition's designated owner unprotect it, then protect \"%s\".",
-							 qualified_name(relid))));
+							 audit_guard_table_name(relid))));
 	}
 }
 
@@ -431,9 +431,9 @@ choose_owner(Oid relid, Oid requested)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot change the designated owner of partition \"%s\"",
-						qualified_name(relid)),
+						audit_guard_table_name(relid)),
 				 errdetail("It is protected through its partitioned table \"%s\".",
-						   qualified_name(protected_ancestor(relid))),
+						   audit_guard_table_name(protected_ancestor(relid))),
 				 errhint("Call audit_guard.protect() on the partitioned table instead.")));
 	audit_guard_require_owner(relid, "changing the designated owner");
 	return requested;
@@ -508,16 +508,16 @@ check_unprotectable(Oid relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" is not protected by audit_guard",
-						get_rel_name(relid) ? qualified_name(relid) : "?"),
+						get_rel_name(relid) ? audit_guard_table_name(relid) : "?"),
 				 errhint("See audit_guard.protected_tables for the protected tables.")));
 	ancestor = protected_ancestor(relid);
 	if (OidIsValid(ancestor))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot unprotect partition \"%s\" on its own",
-						qualified_name(relid)),
+						audit_guard_table_name(relid)),
 				 errdetail("It is protected through its partitioned table \"%s\".",
-						   qualified_name(ancestor)),
+						   audit_guard_table_name(ancestor)),
 				 errhint("Unprotect the partitioned table instead.")));
 	audit_guard_require_owner(relid, "audit_guard.unprotect()");
 }
@@ -532,7 +532,7 @@ drop_guard_triggers(Oid relid)
 	foreach(lc, state.own_triggers)
 		run_ddl(psprintf("DROP TRIGGER %s ON %s",
 								quote_identifier((char *) lfirst(lc)),
-								qualified_name(relid)));
+								audit_guard_table_name(relid)));
 }
 
 /* SQL: audit_guard.unprotect(tbl regclass) */
@@ -562,7 +562,7 @@ audit_guard_unprotect(PG_FUNCTION_ARGS)
 			if (audit_guard_owner_of(table) != owner)
 				continue;
 			drop_guard_triggers(table);
-			unregister_table(table, qualified_name(table), owner, "unprotect");
+			unregister_table(table, audit_guard_table_name(table), owner, "unprotect");
 		}
 	}
 	PG_FINALLY();
@@ -613,7 +613,7 @@ audit_guard_forget_dropped(Oid relid)
 	DroppedTable *dropped = palloc(sizeof(DroppedTable));
 
 	dropped->relid = relid;
-	dropped->name = qualified_name(relid);
+	dropped->name = audit_guard_table_name(relid);
 	dropped_tables = lappend(dropped_tables, dropped);
 	MemoryContextSwitchTo(old);
 }

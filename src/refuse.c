@@ -21,8 +21,8 @@
 #include "utils/builtins.h"
 
 /* The table's schema-qualified name, or its OID when it has none left. */
-static char *
-table_name(Oid relid)
+char *
+audit_guard_table_name(Oid relid)
 {
 	char	   *relname = get_rel_name(relid);
 
@@ -60,9 +60,9 @@ audit_guard_require_owner(Oid relid, const char *operation)
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied for %s on protected table %s",
-					operation, table_name(relid)),
+					operation, audit_guard_table_name(relid)),
 			 errdetail("Table %s is protected by audit_guard; only members of its designated owner role \"%s\" may do this.",
-					   table_name(relid), owner_name),
+					   audit_guard_table_name(relid), owner_name),
 			 errhint("Run the statement as role \"%s\" (SET ROLE \"%s\"); superuser status does not count as being the designated owner.",
 					 owner_name, owner_name)));
 }
@@ -75,9 +75,9 @@ audit_guard_refuse_change(Oid relid, const char *operation)
 
 	ereport(ERROR,
 			(errcode(AG_ERRCODE_APPEND_ONLY),
-			 errmsg("cannot %s protected table %s", operation, table_name(relid)),
+			 errmsg("cannot %s protected table %s", operation, audit_guard_table_name(relid)),
 			 errdetail("Table %s is append-only: it is protected by audit_guard, so rows can be inserted and read but never changed or removed, by any role.",
-					   table_name(relid)),
+					   audit_guard_table_name(relid)),
 			 OidIsValid(owner) ?
 			 errhint("Record a correction as a new row. To retire the table, its designated owner \"%s\" calls audit_guard.unprotect().",
 					 role_name(owner)) :
@@ -105,7 +105,7 @@ audit_guard_refuse_replica_role(const char *how)
 			 errdetail_plural("This database has %d table protected by audit_guard, and replica mode silences ordinary triggers; %s has designated owner \"%s\".",
 							  "This database has %d tables protected by audit_guard, and replica mode silences ordinary triggers; %s has designated owner \"%s\".",
 							  audit_guard_protected_count(),
-							  audit_guard_protected_count(), table_name(relid), owner_name),
+							  audit_guard_protected_count(), audit_guard_table_name(relid), owner_name),
 			 errhint("Only a member of the designated owner role of every protected table may do this; superuser status does not count.")));
 }
 
@@ -116,7 +116,7 @@ audit_guard_refuse_own_table(Oid relid, const char *operation)
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("cannot %s audit_guard table %s directly",
-					operation, table_name(relid)),
+					operation, audit_guard_table_name(relid)),
 			 errdetail("The registry and its history are written only by audit_guard's functions, for every role."),
 			 errhint("Use audit_guard.protect() and audit_guard.unprotect().")));
 }
@@ -132,7 +132,7 @@ audit_guard_refuse_owner_drop(Oid roleid)
 	ereport(ERROR,
 			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 			 errmsg("role \"%s\" cannot be dropped because it is the designated owner of protected table %s",
-					role_name(roleid), table_name(relid)),
+					role_name(roleid), audit_guard_table_name(relid)),
 			 errdetail("Without its designated owner, nobody could ever unprotect the table."),
 			 errhint("Designate another owner first with audit_guard.protect(table, owner => ...), run as the designated owner.")));
 }
@@ -157,7 +157,7 @@ audit_guard_refuse_extension_change(const char *operation)
 						   audit_guard_protected_count(),
 						   operation, audit_guard_protected_count()),
 			 errdetail("It would remove or weaken the guard of table %s, whose designated owner is \"%s\".",
-					   table_name(relid), role_name(audit_guard_owner_of(relid))),
+					   audit_guard_table_name(relid), role_name(audit_guard_owner_of(relid))),
 			 errhint("Have each designated owner call audit_guard.unprotect() first.")));
 }
 
@@ -168,9 +168,9 @@ audit_guard_refuse_catalog_edit(Oid relid)
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("cannot weaken the guard of protected table %s by editing system catalogs",
-					table_name(relid)),
+					audit_guard_table_name(relid)),
 			 errdetail("The statement would leave table %s without its ENABLE ALWAYS guard triggers; direct edits of pg_trigger and pg_class that do so are refused for every role.",
-					   table_name(relid)),
+					   audit_guard_table_name(relid)),
 			 errhint("Use ALTER TABLE as the table's designated owner, or audit_guard.unprotect().")));
 }
 
@@ -191,6 +191,22 @@ audit_guard_refuse_load(const char *filename)
 			 errmsg("permission denied to LOAD \"%s\" while tables are protected by audit_guard",
 					filename),
 			 errdetail("A library loaded into a running session can replace audit_guard's hooks; table %s has designated owner \"%s\".",
-					   table_name(relid), role_name(audit_guard_owner_of(relid))),
+					   audit_guard_table_name(relid), role_name(audit_guard_owner_of(relid))),
 			 errhint("List the library in shared_preload_libraries instead, or run LOAD as a member of the designated owner role of every protected table.")));
+}
+
+/*
+ * Refuse a foreign table as a partition of a protected table: rows routed
+ * to it would live on another server, outside audit_guard's reach.  The
+ * child is named by the caller: CREATE FOREIGN TABLE has no OID for it yet.
+ */
+void
+audit_guard_refuse_foreign_partition(Oid parent, const char *child)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot make foreign table %s a partition of protected table %s",
+					child, audit_guard_table_name(parent)),
+			 errdetail("Rows routed to a foreign table live on another server, where audit_guard cannot keep them append-only."),
+			 errhint("Use a local table as the partition.")));
 }

@@ -149,6 +149,16 @@ detached_partition(AlterTableCmd *cmd)
 	return relid_of(((PartitionCmd *) cmd->def)->name);
 }
 
+/* A protected table's partitions must be local tables. */
+static void
+check_local_partition(Oid parent, Oid child)
+{
+	if (OidIsValid(audit_guard_owner_of(parent)) &&
+		get_rel_relkind(child) == RELKIND_FOREIGN_TABLE)
+		audit_guard_refuse_foreign_partition(parent,
+											 audit_guard_table_name(child));
+}
+
 /* ALTER TABLE: refuse guarded subcommands on any protected target. */
 static void
 check_alter_table(AlterTableStmt *stmt)
@@ -182,6 +192,9 @@ check_alter_table(AlterTableStmt *stmt)
 		}
 		if (OidIsValid(partition))
 			audit_guard_require_owner(partition, "DETACH PARTITION");
+		if (cmd->subtype == AT_AttachPartition)
+			check_local_partition(relid_of(stmt->relation),
+								  relid_of(((PartitionCmd *) cmd->def)->name));
 	}
 }
 
@@ -525,6 +538,22 @@ check_alter_enum(AlterEnumStmt *stmt)
 		audit_guard_require_owner(relid, "ALTER TYPE ... RENAME VALUE");
 }
 
+/* CREATE FOREIGN TABLE ... PARTITION OF a protected table. */
+static void
+check_foreign_partition(CreateForeignTableStmt *stmt)
+{
+	Oid			parent;
+
+	if (stmt->base.partbound == NULL ||
+		list_length(stmt->base.inhRelations) != 1 ||
+		!audit_guard_any_protected())
+		return;
+	parent = relid_of(linitial_node(RangeVar, stmt->base.inhRelations));
+	if (OidIsValid(audit_guard_owner_of(parent)))
+		audit_guard_refuse_foreign_partition(parent,
+											 quote_identifier(stmt->base.relation->relname));
+}
+
 /* Every refusal that must happen before the statement does any work. */
 static void
 check_statement(Node *parsetree)
@@ -586,6 +615,9 @@ check_statement(Node *parsetree)
 			break;
 		case T_ReassignOwnedStmt:
 			check_reassign_owned((ReassignOwnedStmt *) parsetree);
+			break;
+		case T_CreateForeignTableStmt:
+			check_foreign_partition((CreateForeignTableStmt *) parsetree);
 			break;
 		case T_DropRoleStmt:
 			check_drop_role((DropRoleStmt *) parsetree);
