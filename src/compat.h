@@ -58,6 +58,13 @@
 #define pg_noreturn pg_attribute_noreturn()
 #endif
 
+/* 18 asks whether a deferrable primary key will do; ours is not deferrable. */
+#if PG_VERSION_NUM >= 180000
+#define ag_primary_key_index(rel) RelationGetPrimaryKeyIndex((rel), false)
+#else
+#define ag_primary_key_index(rel) RelationGetPrimaryKeyIndex(rel)
+#endif
+
 /* 17 added ALTER COLUMN ... SET EXPRESSION, which rewrites the table. */
 #if PG_VERSION_NUM >= 170000
 #define AG_HAS_SET_EXPRESSION 1

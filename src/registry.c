@@ -167,7 +167,7 @@ static Oid
 registry_pkey(void)
 {
 	Relation	rel = table_open(cache.registry, AccessShareLock);
-	Oid			index = RelationGetPrimaryKeyIndex(rel);
+	Oid			index = ag_primary_key_index(rel);
 
 	table_close(rel, AccessShareLock);
 	return index;
