@@ -93,19 +93,20 @@ audit_guard_refuse_replica_role(const char *how)
 {
 	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
 	char	   *owner_name;
+	int			count;
 
 	if (!OidIsValid(relid))
 		return;
 
 	owner_name = role_name(audit_guard_owner_of(relid));
+	count = audit_guard_protected_count();	/* reads the registry whole */
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied to set session_replication_role to replica with %s",
 					how),
 			 errdetail_plural("This database has %d table protected by audit_guard, and replica mode silences ordinary triggers; %s has designated owner \"%s\".",
 							  "This database has %d tables protected by audit_guard, and replica mode silences ordinary triggers; %s has designated owner \"%s\".",
-							  audit_guard_protected_count(),
-							  audit_guard_protected_count(), audit_guard_table_name(relid), owner_name),
+							  count, count, audit_guard_table_name(relid), owner_name),
 			 errhint("Only a member of the designated owner role of every protected table may do this; superuser status does not count.")));
 }
 
@@ -147,15 +148,16 @@ void
 audit_guard_refuse_extension_change(const char *operation)
 {
 	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
+	int			count;
 
 	if (!OidIsValid(relid))
 		return;
+	count = audit_guard_protected_count();	/* reads the registry whole */
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg_plural("permission denied to %s extension audit_guard while %d table is protected",
 						   "permission denied to %s extension audit_guard while %d tables are protected",
-						   audit_guard_protected_count(),
-						   operation, audit_guard_protected_count()),
+						   count, operation, count),
 			 errdetail("It would remove or weaken the guard of table %s, whose designated owner is \"%s\".",
 					   audit_guard_table_name(relid), role_name(audit_guard_owner_of(relid))),
 			 errhint("Have each designated owner call audit_guard.unprotect() first.")));
