@@ -14,7 +14,8 @@ OBJS = \
 	src/object_access.o \
 	src/executor.o
 
-DATA = $(EXTENSION)--$(EXTVERSION).sql
+# every released script and every upgrade step: 1.1 installs as 1.0 + 1.0--1.1
+DATA = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC = "audit_guard - append-only audit tables"
 
 # pg_regress suites in sql/ + expected/, run against the cluster that

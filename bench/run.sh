@@ -380,8 +380,10 @@ summarize() {
 		), pairs AS (
 			SELECT b.phase, b.registry, b.workload, b.unit, x.ord,
 				   b.value AS base, w.value AS side,
-				   CASE b.unit WHEN 'tps' THEN w.value / b.value
-							   ELSE b.value / w.value END AS ratio
+				   -- a CPU figure of 0 (below the clock's resolution in a smoke
+				   -- run) gives no ratio rather than a zero whose log fails
+				   CASE b.unit WHEN 'tps' THEN w.value / nullif(b.value, 0)
+							   ELSE b.value / nullif(w.value, 0) END AS ratio
 			  FROM wanted x
 			  JOIN per_round b ON (b.phase, b.config) = (x.phase, x.base)
 			  JOIN per_round w
@@ -394,7 +396,7 @@ summarize() {
 			   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ratio)::numeric, 3),
 			   ord,
 			   round((percentile_cont(0.5) WITHIN GROUP (ORDER BY ratio) *
-					  2 * 1.2533 * stddev_samp(ln(ratio)) / sqrt(count(*)))::numeric, 3)
+					  2 * 1.2533 * stddev_samp(ln(nullif(ratio, 0))) / sqrt(count(*)))::numeric, 3)
 		  FROM pairs
 		 GROUP BY phase, registry, workload, unit, ord;
 		SELECT 'max', max(value) FILTER (WHERE config = 'plpgsql'),

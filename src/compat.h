@@ -48,7 +48,7 @@
 
 /* 18 wants the module's name and version in its magic block. */
 #if PG_VERSION_NUM >= 180000
-#define AG_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "audit_guard", .version = "1.0")
+#define AG_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "audit_guard", .version = "1.1")
 #else
 #define AG_MODULE_MAGIC PG_MODULE_MAGIC
 #endif
