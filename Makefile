@@ -10,6 +10,8 @@ OBJS = \
 	src/refuse.o \
 	src/protect.o \
 	src/triggers.o \
+	src/definition.o \
+	src/postcheck.o \
 	src/utility.o \
 	src/object_access.o \
 	src/executor.o

@@ -42,6 +42,7 @@ _PG_init(void)
 
 	audit_guard_registry_init();
 	audit_guard_protect_init();
+	audit_guard_postcheck_init();
 	audit_guard_install_utility_hook();
 	audit_guard_install_object_access_hook();
 	audit_guard_install_executor_hooks();

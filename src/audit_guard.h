@@ -18,6 +18,7 @@
 #include "access/htup.h"
 #include "catalog/pg_trigger.h"
 #include "nodes/pg_list.h"
+#include "utils/snapshot.h"
 
 /* Names of the two guard triggers protect() creates on every table. */
 #define AG_ROW_TRIGGER		"audit_guard_append_only"
@@ -37,6 +38,7 @@ extern void audit_guard_registry_init(void);
 extern bool audit_guard_extension_ready(void);
 extern bool audit_guard_any_protected(void);
 extern Oid	audit_guard_owner_of(Oid relid);
+extern Oid	audit_guard_registered_owner(Oid relid);
 extern int	audit_guard_protected_count(void);
 extern Oid	audit_guard_first_foreign_owner(Oid roleid);
 extern Oid	audit_guard_first_table_of_owner(Oid roleid);
@@ -49,6 +51,56 @@ extern Oid	audit_guard_schema(void);
 extern bool audit_guard_is_designated_owner(Oid relid);
 extern bool audit_guard_is_guard_trigger(Form_pg_trigger trig);
 
+/* registry.c: more of the cache */
+extern List *audit_guard_own_tables(void);
+extern List *audit_guard_own_functions(void);
+extern Oid	audit_guard_extension_oid(void);
+
+/* definition.c: a table's definition as of a snapshot, and what changed */
+typedef struct TableDef TableDef;
+
+/* How far a change to a protected table's definition may go, by whom. */
+typedef enum ChangeKind
+{
+	CHANGE_NONE,				/* nothing that matters changed */
+	CHANGE_ALLOWED,				/* a change anyone may make (ADD COLUMN) */
+	CHANGE_OWNER_ONLY,			/* only the designated owner may */
+	CHANGE_NOBODY				/* nobody may (a guard trigger not whole) */
+} ChangeKind;
+
+typedef struct DefinitionChange
+{
+	ChangeKind	kind;
+	const char *operation;		/* names the change in a refusal */
+} DefinitionChange;
+
+typedef struct DefinitionRules
+{
+	Oid			designated_owner;
+	Oid			guard_function;
+	bool		own_table;		/* one of audit_guard's own tables */
+	bool		storage_rewrite_ok; /* VACUUM FULL or CLUSTER is running */
+} DefinitionRules;
+
+extern TableDef *audit_guard_read_definition(Oid relid, Snapshot snapshot,
+											 bool own_table);
+extern DefinitionChange audit_guard_compare_definitions(TableDef *before,
+														TableDef *after,
+														const DefinitionRules *rules);
+extern bool audit_guard_same_lines(List *a, List *b);
+extern List *audit_guard_catalog_lines(Oid catalog, Oid index, AttrNumber keyatt,
+									   Oid relid, Snapshot snapshot,
+									   const AttrNumber *atts, int natts);
+
+/* postcheck.c: the decision after every statement */
+extern void audit_guard_postcheck_note(Oid relid);
+extern void audit_guard_postcheck(bool full);
+extern void audit_guard_postcheck_truncate(CommandId start);
+extern void audit_guard_postcheck_catalog_write(void);
+extern void audit_guard_postcheck_own_statement_done(void);
+extern void audit_guard_postcheck_storage_rewrite(bool starting);
+extern void audit_guard_postcheck_init(void);
+
 /* refuse.c: every refusal message in one place */
 extern void audit_guard_require_owner(Oid relid, const char *operation);
 pg_noreturn extern void audit_guard_refuse_change(Oid relid, const char *operation);
@@ -57,22 +109,32 @@ pg_noreturn extern void audit_guard_refuse_own_table(Oid relid, const char *oper
 extern void audit_guard_refuse_owner_drop(Oid roleid);
 extern void audit_guard_refuse_extension_change(const char *operation);
 extern void audit_guard_refuse_catalog_edit(Oid relid);
+extern void audit_guard_refuse_extension_catalog_edit(void);
+pg_noreturn extern void audit_guard_refuse_definition(Oid relid, const char *operation);
+extern void audit_guard_refuse_surgery(Oid funcoid);
+extern void audit_guard_refuse_preload_change(const char *how);
+extern void audit_guard_refuse_catalog_truncate(Oid relid);
 extern void audit_guard_refuse_load(const char *filename);
 extern void audit_guard_refuse_foreign_partition(Oid parent, const char *child);
 extern char *audit_guard_table_name(Oid relid);
 
 /* protect.c: the API and the partition bookkeeping the hooks call */
 extern Oid	audit_guard_internal_owner;
-extern bool audit_guard_writing_registry;
+extern const char *audit_guard_own_sql;
+extern bool audit_guard_is_own_statement(const char *sql);
 extern void audit_guard_protect_new_partitions(Oid parent, Oid child);
 extern void audit_guard_keep_detached(Oid relid);
 extern void audit_guard_forget_dropped(Oid relid);
 extern void audit_guard_flush_forgotten(void);
 extern void audit_guard_protect_init(void);
 
+/* object_access.c */
+extern bool audit_guard_in_own_script(void);
+
 /* the hooks, one installer per layer */
 extern void audit_guard_install_utility_hook(void);
 extern void audit_guard_install_object_access_hook(void);
 extern void audit_guard_install_executor_hooks(void);
+extern void audit_guard_executor_xact_end(void);
 
 #endif							/* AUDIT_GUARD_H */

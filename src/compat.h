@@ -19,6 +19,7 @@
 #endif
 
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 
@@ -70,6 +71,24 @@
 #define AG_HAS_SET_EXPRESSION 1
 #else
 #define AG_HAS_SET_EXPRESSION 0
+#endif
+
+/*
+ * ExecutorCheckPerms_hook: 16 moved the permission bits from the range
+ * table entries to a list of RTEPermissionInfo; both have relid and
+ * requiredPerms.
+ */
+#if PG_VERSION_NUM >= 160000
+typedef RTEPermissionInfo AgPermItem;
+#define AG_CHECK_PERMS_PARAMS \
+	List *rangeTable, List *rtePermInfos, bool ereport_on_violation
+#define AG_CHECK_PERMS_ARGS rangeTable, rtePermInfos, ereport_on_violation
+#define AG_CHECK_PERMS_ITEMS rtePermInfos
+#else
+typedef RangeTblEntry AgPermItem;
+#define AG_CHECK_PERMS_PARAMS List *rangeTable, bool ereport_on_violation
+#define AG_CHECK_PERMS_ARGS rangeTable, ereport_on_violation
+#define AG_CHECK_PERMS_ITEMS rangeTable
 #endif
 
 /* 15 added MERGE. */

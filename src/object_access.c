@@ -20,17 +20,26 @@
 #include "audit_guard.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
-#include "commands/trigger.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 static object_access_hook_type prev_object_access_hook = NULL;
 
@@ -70,8 +79,8 @@ has_guard_name(Form_pg_trigger trig)
 }
 
 /* True while audit_guard's own extension script runs (CREATE/ALTER EXTENSION). */
-static bool
-in_own_script(void)
+bool
+audit_guard_in_own_script(void)
 {
 	return creating_extension &&
 		CurrentExtensionObject == get_extension_oid("audit_guard", true);
@@ -126,8 +135,21 @@ check_drop(Oid classId, Oid objectId, int subId)
 static void
 check_extension_alter(Oid classId, Oid objectId)
 {
-	if (in_own_script())
+	FormData_pg_trigger trig;
+
+	if (audit_guard_in_own_script())
 		return;
+	/* re-enabling one of its own triggers ALWAYS weakens nothing */
+	if (classId == TriggerRelationId && fetch_trigger(objectId, &trig) &&
+		audit_guard_is_own_table(trig.tgrelid) &&
+		trig.tgenabled == TRIGGER_FIRES_ALWAYS)
+		return;
+	/* its schema: renamed, a fake audit_guard.check() could answer */
+	if (classId == NamespaceRelationId && objectId == audit_guard_schema())
+	{
+		audit_guard_refuse_extension_change("alter the schema of");
+		return;
+	}
 	if (is_extension_internal(classId, objectId) ||
 		getExtensionOfObject(classId, objectId) ==
 		get_extension_oid("audit_guard", true))
@@ -168,10 +190,87 @@ check_trigger(ObjectAccessType access, Oid tgoid)
 static void
 check_function_replaced(Oid funcoid)
 {
-	if (!in_own_script() &&
+	if (!audit_guard_in_own_script() &&
 		getExtensionOfObject(ProcedureRelationId, funcoid) ==
 		get_extension_oid("audit_guard", true))
 		audit_guard_refuse_extension_change("replace a function of");
+}
+
+/*
+ * ALTER SCHEMA (RENAME, OWNER TO) of a schema that holds protected tables
+ * changes their qualified names: for their designated owners only.
+ */
+static void
+check_schema_alter(Oid nspid)
+{
+	ListCell   *lc;
+
+	foreach(lc, audit_guard_protected_tables())
+	{
+		if (get_rel_namespace(lfirst_oid(lc)) == nspid)
+			audit_guard_require_owner(lfirst_oid(lc), "ALTER SCHEMA");
+	}
+}
+
+/* pg_surgery's functions, found by the C symbol they run: funcoid -> bool. */
+static HTAB *surgery = NULL;
+
+/* Forget what we know of functions when pg_proc changes. */
+static void
+proc_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	(void) arg;
+	(void) cacheid;
+	(void) hashvalue;
+	if (surgery != NULL)
+	{
+		hash_destroy(surgery);
+		surgery = NULL;
+	}
+}
+
+/* True when funcoid runs one of pg_surgery's C functions, under any name. */
+static bool
+is_surgery(Oid funcoid)
+{
+	typedef struct
+	{
+		Oid			funcoid;
+		bool		surgery;
+	}			SurgeryEntry;
+	SurgeryEntry *entry;
+	bool		found;
+	HeapTuple	tuple;
+
+	if (surgery == NULL)
+	{
+		HASHCTL		ctl = {.keysize = sizeof(Oid),.entrysize = sizeof(SurgeryEntry),
+		.hcxt = CacheMemoryContext};
+
+		surgery = hash_create("audit_guard functions", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(surgery, &funcoid, HASH_ENTER, &found);
+	if (found)
+		return entry->surgery;
+	entry->surgery = false;
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcoid));
+	if (HeapTupleIsValid(tuple) &&
+		((Form_pg_proc) GETSTRUCT(tuple))->prolang == ClanguageId)
+	{
+		bool		isnull;
+		Datum		bin = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_probin, &isnull);
+		char	   *src = TextDatumGetCString(SysCacheGetAttr(PROCOID, tuple,
+															  Anum_pg_proc_prosrc,
+															  &isnull));
+
+		entry->surgery = !isnull && strstr(TextDatumGetCString(bin), "pg_surgery") &&
+			(strcmp(src, "heap_force_kill") == 0 ||
+			 strcmp(src, "heap_force_freeze") == 0);
+	}
+	if (HeapTupleIsValid(tuple))
+		ReleaseSysCache(tuple);
+	return entry->surgery;
 }
 
 /* The hook: chain first, then look only at the classes that matter. */
@@ -194,6 +293,12 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 			check_extension_alter(classId, objectId);
 			if (classId == TriggerRelationId)
 				check_trigger(access, objectId);
+			else if (classId == NamespaceRelationId)
+				check_schema_alter(objectId);
+			break;
+		case OAT_FUNCTION_EXECUTE:
+			if (is_surgery(objectId) && audit_guard_any_protected())
+				audit_guard_refuse_surgery(objectId);
 			break;
 		case OAT_POST_CREATE:
 			if (classId == TriggerRelationId &&
@@ -212,6 +317,7 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 void
 audit_guard_install_object_access_hook(void)
 {
+	CacheRegisterSyscacheCallback(PROCOID, proc_syscache_callback, (Datum) 0);
 	prev_object_access_hook = object_access_hook;
 	object_access_hook = audit_guard_object_access;
 }

@@ -12,15 +12,16 @@
  * partition gets its own, and a registry row of its own.
  *
  * The trigger DDL and the registry writes run through SPI as the extension's
- * owner, after the caller has been authorized; registry writes run with
- * audit_guard_writing_registry set so that the executor hook lets exactly
- * that statement through.  Both run with a pinned search_path.
+ * owner, after the caller has been authorized, with a pinned search_path.
+ * The hooks recognise them by their text (audit_guard_own_sql): exactly
+ * that statement is let through, not what a rule or trigger adds inside it.
  *
  *-------------------------------------------------------------------------
  */
 #include "audit_guard.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
@@ -29,11 +30,13 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -45,8 +48,18 @@ PG_FUNCTION_INFO_V1(audit_guard_unprotect);
 /* Non-zero while unprotect() drops triggers on behalf of this owner. */
 Oid			audit_guard_internal_owner = InvalidOid;
 
-/* True while this file writes the registry or the history. */
-bool		audit_guard_writing_registry = false;
+/* The text of the SPI statement audit_guard is running, or NULL. */
+const char *audit_guard_own_sql = NULL;
+
+/*
+ * True for the statement audit_guard itself passed to SPI: the same
+ * pointer, not merely the same text, so that nobody can imitate it.
+ */
+bool
+audit_guard_is_own_statement(const char *sql)
+{
+	return sql != NULL && sql == audit_guard_own_sql;
+}
 
 /* A table dropped by its designated owner, to strike from the registry. */
 typedef struct DroppedTable
@@ -103,10 +116,23 @@ run_as(Oid userid, const char *sql, int nargs, Oid *types, Datum *values,
 	int			save_sec_context;
 	int			rc;
 
+	const char *save_sql = audit_guard_own_sql;
+
+	/* decide on what came before, as the caller, before acting as userid */
+	audit_guard_postcheck(false);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(userid,
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	audit_guard_own_sql = sql;
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		audit_guard_own_sql = save_sql;
+	}
+	PG_END_TRY();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (rc != expected)
 		elog(ERROR, "audit_guard: \"%s\" failed: %s",
@@ -128,26 +154,17 @@ run_ddl(const char *sql)
 }
 
 /*
- * Write the registry or history as the registry's owner; only this
- * statement gets past the executor hook's refusal.
+ * Write the registry or history as the registry's owner, then tell every
+ * backend to reload the registry: from here, not only from the registry's
+ * trigger, which a restore may leave disabled.
  */
 static void
 write_registry(const char *sql, int nargs, Oid *types, Datum *values,
 			   int expected)
 {
-	bool		save = audit_guard_writing_registry;
-
-	audit_guard_writing_registry = true;
-	PG_TRY();
-	{
-		run_as(relation_owner(audit_guard_registry_relid()), sql,
-			   nargs, types, values, expected);
-	}
-	PG_FINALLY();
-	{
-		audit_guard_writing_registry = save;
-	}
-	PG_END_TRY();
+	run_as(relation_owner(audit_guard_registry_relid()), sql,
+		   nargs, types, values, expected);
+	CacheInvalidateRelcacheByRelid(audit_guard_registry_relid());
 }
 
 /* A role's name as a Datum of type name; its OID when it has none left. */
@@ -252,6 +269,36 @@ read_guard_state(Oid relid)
 	table_close(tgrel, AccessShareLock);
 	return state;
 }
+
+/* True when relid has an enabled BEFORE INSERT row trigger. */
+static bool
+has_before_insert_trigger(Oid relid)
+{
+	Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL,
+							  1, &key);
+	while (!found && (tuple = systable_getnext(scan)) != NULL)
+	{
+		Form_pg_trigger trig = (Form_pg_trigger) GETSTRUCT(tuple);
+
+		found = TRIGGER_FOR_ROW(trig->tgtype) &&
+			TRIGGER_FOR_BEFORE(trig->tgtype) &&
+			TRIGGER_FOR_INSERT(trig->tgtype) &&
+			trig->tgenabled != TRIGGER_DISABLED;
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return found;
+}
+
+static void check_no_before_insert(Oid relid, Oid owner);
 
 /* Create one guard trigger on relid. */
 static void
@@ -465,7 +512,7 @@ guard_and_register(List *tables, Oid owner, const char *action)
 		Oid			table = lfirst_oid(lc);
 
 		ensure_guard(table);
-		if (audit_guard_owner_of(table) != owner)
+		if (audit_guard_registered_owner(table) != owner)
 			register_table(table, owner, action);
 	}
 	end_spi(nestlevel);
@@ -478,6 +525,7 @@ audit_guard_protect(PG_FUNCTION_ARGS)
 	Oid			relid = table_argument(fcinfo, "protect");
 	Oid			owner;
 	List	   *tables;
+	ListCell   *lc;
 
 	if (!PG_ARGISNULL(1) && !OidIsValid(PG_GETARG_OID(1)))
 		ereport(ERROR,
@@ -494,6 +542,8 @@ audit_guard_protect(PG_FUNCTION_ARGS)
 	owner = choose_owner(relid, PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1));
 	tables = table_and_partitions(relid);
 	check_no_standalone_partitions(relid, tables);
+	foreach(lc, tables)
+		check_no_before_insert(lfirst_oid(lc), owner);
 	guard_and_register(tables, owner, "protect");
 	PG_RETURN_VOID();
 }
@@ -575,6 +625,56 @@ audit_guard_unprotect(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Ensure a table that joins a protected tree passes what protect() asks:
+ * a permanent local table, without a BEFORE INSERT row trigger that could
+ * swallow inserts (unless its designated owner-to-be adds it), and not
+ * protected already under another designated owner (only that owner's own
+ * call may hand it over).
+ */
+static void
+check_can_join(Oid parent, Oid relid, Oid owner)
+{
+	Oid			current = audit_guard_registered_owner(relid);
+
+	if (get_rel_persistence(relid) == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot make unlogged table %s a partition of protected table %s",
+						audit_guard_table_name(relid), audit_guard_table_name(parent)),
+				 errdetail("Crash recovery empties an unlogged table, so it cannot keep an audit trail."),
+				 errhint("Create the partition as a permanent table.")));
+	if (get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE)
+		audit_guard_refuse_foreign_partition(parent, audit_guard_table_name(relid));
+	if (OidIsValid(current) && current != owner)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot attach protected table %s to protected table %s",
+						audit_guard_table_name(relid), audit_guard_table_name(parent)),
+				 errdetail("Its designated owner is \"%s\", the partitioned table's is \"%s\"; attaching it would hand it to another role.",
+						   GetUserNameFromId(current, true), GetUserNameFromId(owner, true)),
+				 errhint("Its designated owner may first call audit_guard.protect(table, owner => ...) to designate the partitioned table's owner.")));
+	check_no_before_insert(relid, owner);
+}
+
+/*
+ * Ensure relid carries no enabled BEFORE INSERT row trigger, unless the
+ * current user is a member of owner, the designated owner it is to have.
+ */
+static void
+check_no_before_insert(Oid relid, Oid owner)
+{
+	if (has_before_insert_trigger(relid) &&
+		!is_member_of_role_nosuper(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot protect %s: it has a BEFORE INSERT row trigger",
+						audit_guard_table_name(relid)),
+				 errdetail("A BEFORE INSERT row trigger can change or swallow every row inserted into a protected table; only its designated owner \"%s\" may add one.",
+						   GetUserNameFromId(owner, true)),
+				 errhint("Drop or disable the trigger first, or run the statement as the designated owner.")));
+}
+
+/*
  * Called by the utility hook after CREATE TABLE ... PARTITION OF and ATTACH
  * PARTITION: when parent is protected, child and its own partitions join.
  */
@@ -582,9 +682,15 @@ void
 audit_guard_protect_new_partitions(Oid parent, Oid child)
 {
 	Oid			owner = audit_guard_owner_of(parent);
+	List	   *tables;
+	ListCell   *lc;
 
-	if (OidIsValid(owner))
-		guard_and_register(table_and_partitions(child), owner, "partition");
+	if (!OidIsValid(owner))
+		return;
+	tables = table_and_partitions(child);
+	foreach(lc, tables)
+		check_can_join(parent, lfirst_oid(lc), owner);
+	guard_and_register(tables, owner, "partition");
 }
 
 /*

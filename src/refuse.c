@@ -17,8 +17,9 @@
  */
 #include "audit_guard.h"
 
-#include "utils/lsyscache.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
 
 /* The table's schema-qualified name, or its OID when it has none left. */
 char *
@@ -211,4 +212,88 @@ audit_guard_refuse_foreign_partition(Oid parent, const char *child)
 					child, audit_guard_table_name(parent)),
 			 errdetail("Rows routed to a foreign table live on another server, where audit_guard cannot keep them append-only."),
 			 errhint("Use a local table as the partition.")));
+}
+
+/*
+ * Refuse a change nobody may make to a protected table, the designated
+ * owner included: a guard trigger that is no longer the whole guard, a
+ * catalog state that hides triggers.
+ */
+void
+audit_guard_refuse_definition(Oid relid, const char *operation)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot allow %s on protected table %s",
+					operation, audit_guard_table_name(relid)),
+			 errdetail("A guard trigger of a protected table must stay the whole guard: BEFORE UPDATE OR DELETE FOR EACH ROW or BEFORE TRUNCATE, running audit_guard.reject_change(), with no WHEN clause and no column list."),
+			 errhint("To switch the guard off, the designated owner disables or drops the trigger, or calls audit_guard.unprotect(); audit_guard.protect() restores a guard.")));
+}
+
+/*
+ * Refuse a direct write to a system catalog that changed how audit_guard's
+ * own objects are found or run (the extension, its schema, its functions).
+ */
+void
+audit_guard_refuse_extension_catalog_edit(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot change extension audit_guard by editing system catalogs"),
+			 errdetail("The statement changed the catalog rows of audit_guard's extension, schema or functions; direct catalog edits that do so are refused for every role."),
+			 errhint("Use ALTER EXTENSION audit_guard UPDATE to change the extension.")));
+}
+
+/*
+ * Refuse pg_surgery's functions while tables are protected, unless the
+ * user is the designated owner of every one: they change tuples below any
+ * trigger or hook.
+ */
+void
+audit_guard_refuse_surgery(Oid funcoid)
+{
+	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
+
+	if (!OidIsValid(relid))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to run %s while tables are protected by audit_guard",
+					format_procedure(funcoid)),
+			 errdetail("It changes rows below every trigger and hook; table %s has designated owner \"%s\".",
+					   audit_guard_table_name(relid), role_name(audit_guard_owner_of(relid))),
+			 errhint("Run it as a member of the designated owner role of every protected table.")));
+}
+
+/*
+ * Refuse a change of shared_preload_libraries that drops audit_guard,
+ * unless the user is the designated owner of every protected table: at
+ * the next restart the guard would be gone.
+ */
+void
+audit_guard_refuse_preload_change(const char *how)
+{
+	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
+
+	if (!OidIsValid(relid))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to remove audit_guard from shared_preload_libraries with %s",
+					how),
+			 errdetail("After the next restart no backend would run audit_guard's hooks; table %s has designated owner \"%s\".",
+					   audit_guard_table_name(relid), role_name(audit_guard_owner_of(relid))),
+			 errhint("Keep audit_guard in the list, or run the statement as a member of the designated owner role of every protected table.")));
+}
+
+/* Refuse TRUNCATE of a system catalog while tables are protected. */
+void
+audit_guard_refuse_catalog_truncate(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot truncate system catalog %s while tables are protected by audit_guard",
+					audit_guard_table_name(relid)),
+			 errdetail("Emptying a catalog would remove the guard triggers, rules or registry entries that protect the tables."),
+			 errhint("There is no reason to truncate a system catalog; restore from a backup instead.")));
 }

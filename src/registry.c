@@ -23,13 +23,19 @@
 #include "audit_guard.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
@@ -41,6 +47,7 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 typedef struct GuardEntry
 {
@@ -58,6 +65,9 @@ typedef struct GuardCache
 	Oid			registry_pkey;
 	Oid			history;
 	Oid			guard_function;
+	Oid			extension_oid;
+	List	   *own_tables;		/* member tables: registry, history, ... */
+	List	   *own_functions;	/* member functions */
 	HTAB	   *entries;
 } GuardCache;
 
@@ -65,14 +75,28 @@ static GuardCache cache;
 
 /*
  * Drop the cache when the registry may have changed.  While the extension
- * is absent any invalidation may be its creation, so every one counts.
+ * is absent any invalidation may be its creation, so every one counts.  An
+ * invalidated relation is probed again (it may have gained or lost guard
+ * triggers) and reported to postcheck.c, unless it was known to be
+ * unprotected: a change to such a table needs no decision.
  */
 static void
 registry_relcache_callback(Datum arg, Oid relid)
 {
+	GuardEntry *entry = NULL;
+	bool		unprotected = false;
+
 	(void) arg;
 	if (!cache.extension || !OidIsValid(relid) || relid == cache.registry)
 		cache.valid = false;
+	else if (cache.valid && cache.entries != NULL)
+	{
+		entry = hash_search(cache.entries, &relid, HASH_FIND, NULL);
+		unprotected = entry != NULL && !OidIsValid(entry->owner);
+		hash_search(cache.entries, &relid, HASH_REMOVE, NULL);
+	}
+	if (OidIsValid(relid) && !unprotected)
+		audit_guard_postcheck_note(relid);
 }
 
 /* Register the invalidation callback; called once from _PG_init. */
@@ -102,6 +126,38 @@ extension_schema(void)
 	return schema;
 }
 
+/* The extension's member tables and functions, from pg_depend. */
+static void
+find_members(void)
+{
+	Relation	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(cache.extension_oid));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, keys);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+
+		if (dep->deptype != DEPENDENCY_EXTENSION)
+			continue;
+		if (dep->classid == ProcedureRelationId)
+			cache.own_functions = lappend_oid(cache.own_functions, dep->objid);
+		else if (dep->classid == RelationRelationId &&
+				 get_rel_relkind(dep->objid) == RELKIND_RELATION)
+			cache.own_tables = lappend_oid(cache.own_tables, dep->objid);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	MemoryContextSwitchTo(old);
+}
+
 /* Find the extension's objects by name inside its own schema. */
 static void
 find_extension_objects(void)
@@ -111,6 +167,7 @@ find_extension_objects(void)
 	cache.schema = extension_schema();
 	if (!OidIsValid(cache.schema))
 		return;
+	cache.extension_oid = get_extension_oid("audit_guard", true);
 	cache.registry = get_relname_relid("registry", cache.schema);
 	cache.history = get_relname_relid("history", cache.schema);
 	cache.guard_function =
@@ -119,6 +176,8 @@ find_extension_objects(void)
 					   0, argtypes, true);
 	cache.extension = OidIsValid(cache.registry) &&
 		OidIsValid(cache.guard_function);
+	if (cache.extension)
+		find_members();
 }
 
 /*
@@ -162,6 +221,101 @@ read_registry(Oid relid, bool first_only)
 	return rows;
 }
 
+/* The table a trigger belongs to, or InvalidOid. */
+static Oid
+trigger_relid(Oid tgoid)
+{
+	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			relid = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(tgoid));
+	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
+	if ((tuple = systable_getnext(scan)) != NULL)
+		relid = ((Form_pg_trigger) GETSTRUCT(tuple))->tgrelid;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return relid;
+}
+
+/*
+ * The tables that carry a trigger running the guard function, found
+ * through pg_depend (the triggers depend on it), registered or not: fail
+ * closed, such a table is protected even when its registry row is missing
+ * (a schema-only or -t restore, a restore by a non-superuser).
+ */
+static List *
+guarded_tables(bool first_only)
+{
+	Relation	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	List	   *relids = NIL;
+
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ProcedureRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(cache.guard_function));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, keys);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+		Oid			relid;
+
+		if (dep->classid != TriggerRelationId)
+			continue;
+		relid = trigger_relid(dep->objid);
+		if (OidIsValid(relid))
+			relids = list_append_unique_oid(relids, relid);
+		if (first_only && relids != NIL)
+			break;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return relids;
+}
+
+/* True when relid carries a trigger running the guard function. */
+static bool
+has_guard_trigger(Oid relid)
+{
+	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (!found && (tuple = systable_getnext(scan)) != NULL)
+		found = ((Form_pg_trigger) GETSTRUCT(tuple))->tgfoid == cache.guard_function;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* A GuardEntry for a guarded table without a registry row: its owner. */
+static GuardEntry *
+unregistered_entry(Oid relid)
+{
+	GuardEntry *row = palloc(sizeof(GuardEntry));
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+
+	row->relid = relid;
+	row->owner = InvalidOid;
+	if (HeapTupleIsValid(tuple))
+	{
+		row->owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+		ReleaseSysCache(tuple);
+	}
+	return row;
+}
+
 /* The registry's primary-key index, for the per-relation probes. */
 static Oid
 registry_pkey(void)
@@ -191,6 +345,8 @@ rebuild_cache(void)
 
 	if (cache.entries != NULL)
 		hash_destroy(cache.entries);
+	list_free(cache.own_tables);
+	list_free(cache.own_functions);
 	memset(&cache, 0, sizeof(cache));
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(GuardEntry);
@@ -205,7 +361,8 @@ rebuild_cache(void)
 		if (cache.extension)
 		{
 			cache.registry_pkey = registry_pkey();
-			cache.any = read_registry(InvalidOid, true) != NIL;
+			cache.any = read_registry(InvalidOid, true) != NIL ||
+				guarded_tables(true) != NIL;
 		}
 	}
 	PG_CATCH();
@@ -263,6 +420,8 @@ audit_guard_owner_of(Oid relid)
 		case RELKIND_RELATION:
 		case RELKIND_PARTITIONED_TABLE:
 			rows = read_registry(relid, true);
+			if (rows == NIL && has_guard_trigger(relid))
+				rows = list_make1(unregistered_entry(relid));
 			break;
 		default:
 			rows = NIL;
@@ -275,13 +434,43 @@ audit_guard_owner_of(Oid relid)
 	return entry->owner;
 }
 
-/* Every registry row, read whole: for the rare paths that need them all. */
+/*
+ * The designated owner the registry records for relid, or InvalidOid: not
+ * the fail-closed owner of a guarded table without a row.  Read afresh.
+ */
+Oid
+audit_guard_registered_owner(Oid relid)
+{
+	List	   *rows;
+
+	if (!OidIsValid(relid) || !audit_guard_extension_ready())
+		return InvalidOid;
+	rows = read_registry(relid, true);
+	return rows ? ((GuardEntry *) linitial(rows))->owner : InvalidOid;
+}
+
+/*
+ * Every registry row, read whole, and every guarded table without one:
+ * for the rare paths that need them all.
+ */
 static List *
 all_protected(void)
 {
+	List	   *rows;
+	List	   *registered = NIL;
+	ListCell   *lc;
+
 	if (!audit_guard_any_protected())
 		return NIL;
-	return read_registry(InvalidOid, false);
+	rows = read_registry(InvalidOid, false);
+	foreach(lc, rows)
+		registered = lappend_oid(registered, ((GuardEntry *) lfirst(lc))->relid);
+	foreach(lc, guarded_tables(false))
+	{
+		if (!list_member_oid(registered, lfirst_oid(lc)))
+			rows = lappend(rows, unregistered_entry(lfirst_oid(lc)));
+	}
+	return rows;
 }
 
 /* How many tables of this database are protected. */
@@ -338,13 +527,41 @@ audit_guard_protected_tables(void)
 	return result;
 }
 
-/* True for the extension's own tables, which only its functions may write. */
+/*
+ * True for the extension's own tables (the registry, the history and every
+ * other table that is a member of the extension), which only its functions
+ * may write.
+ */
 bool
 audit_guard_is_own_table(Oid relid)
 {
 	ensure_cache();
 	return cache.extension && OidIsValid(relid) &&
-		(relid == cache.registry || relid == cache.history);
+		list_member_oid(cache.own_tables, relid);
+}
+
+/* The extension's own tables, as a new list. */
+List *
+audit_guard_own_tables(void)
+{
+	ensure_cache();
+	return list_copy(cache.own_tables);
+}
+
+/* The extension's member functions, as a new list. */
+List *
+audit_guard_own_functions(void)
+{
+	ensure_cache();
+	return list_copy(cache.own_functions);
+}
+
+/* The OID of extension audit_guard, or InvalidOid. */
+Oid
+audit_guard_extension_oid(void)
+{
+	ensure_cache();
+	return cache.extension_oid;
 }
 
 /* The OIDs of the extension's registry, history, guard function, schema. */

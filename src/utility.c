@@ -21,6 +21,8 @@
 
 #include "access/genam.h"
 #include "access/table.h"
+#include "access/xact.h"
+#include "catalog/catalog.h"
 #include "catalog/heap.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
@@ -33,6 +35,7 @@
 #include "parser/parse_type.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/varlena.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -410,6 +413,8 @@ check_truncate(TruncateStmt *stmt)
 			audit_guard_refuse_change(relid, "truncate");
 		if (audit_guard_is_own_table(relid))
 			audit_guard_refuse_own_table(relid, "truncate");
+		if (IsCatalogRelationOid(relid) && audit_guard_any_protected())
+			audit_guard_refuse_catalog_truncate(relid);
 	}
 }
 
@@ -440,6 +445,42 @@ sets_replica(VariableSetStmt *stmt, bool in_session)
 	else if (stmt->kind == VAR_SET_CURRENT)
 		value = GetConfigOption("session_replication_role", false, false);
 	return value != NULL && pg_strcasecmp(value, "replica") == 0;
+}
+
+/*
+ * True when an ALTER SYSTEM would leave shared_preload_libraries without
+ * audit_guard: RESET ALL, a RESET, or a list that does not name it.
+ */
+static bool
+drops_preload(VariableSetStmt *stmt)
+{
+	List	   *names;
+	ListCell   *lc;
+	char	   *value;
+
+	if (stmt == NULL)
+		return false;
+	if (stmt->kind == VAR_RESET_ALL)
+		return true;
+	if (stmt->name == NULL ||
+		pg_strcasecmp(stmt->name, "shared_preload_libraries") != 0)
+		return false;
+	if (stmt->kind != VAR_SET_VALUE)
+		return true;
+	value = pstrdup(ExtractSetVariableArgs(stmt));
+	if (!SplitDirectoriesString(value, ',', &names))
+		return true;
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+		const char *base = strrchr(name, '/');
+
+		base = base ? base + 1 : name;
+		if (strcmp(base, "audit_guard") == 0 ||
+			strcmp(base, "audit_guard.so") == 0)
+			return false;
+	}
+	return true;
 }
 
 /* Refuse replica mode unless the user is every table's designated owner. */
@@ -592,6 +633,9 @@ check_statement(Node *parsetree)
 		case T_AlterSystemStmt:
 			check_replica(((AlterSystemStmt *) parsetree)->setstmt, false,
 						  "ALTER SYSTEM");
+			if (drops_preload(((AlterSystemStmt *) parsetree)->setstmt) &&
+				audit_guard_any_protected())
+				audit_guard_refuse_preload_change("ALTER SYSTEM");
 			break;
 		case T_CreateFunctionStmt:
 			check_function_options(((CreateFunctionStmt *) parsetree)->options,
@@ -674,18 +718,74 @@ after_statement(Node *parsetree)
 	audit_guard_flush_forgotten();
 }
 
-/* The hook: refuse, run the statement, then keep the registry in step. */
-static void
-audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
+/* True for the statements that may give a protected table new storage. */
+static inline bool
+rewrites_storage(Node *parsetree)
 {
-	Node	   *parsetree = pstmt->utilityStmt;
+	return IsA(parsetree, VacuumStmt) || IsA(parsetree, ClusterStmt);
+}
 
-	check_statement(parsetree);
+/* Run the statement through the previous hook or the standard function. */
+static void
+run_statement(AG_PROCESS_UTILITY_PARAMS)
+{
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(AG_PROCESS_UTILITY_ARGS);
 	else
 		standard_ProcessUtility(AG_PROCESS_UTILITY_ARGS);
+}
+
+/*
+ * Run the statement, keep the registry in step, then decide on what it
+ * actually changed.  audit_guard's own statements (protect() creating
+ * triggers) are not checked: what came before them was, when protect.c
+ * issued them.
+ */
+static void
+run_and_check(AG_PROCESS_UTILITY_PARAMS)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	CommandId	start = IsTransactionState() ? GetCurrentCommandId(false) : 0;
+
+	run_statement(AG_PROCESS_UTILITY_ARGS);
 	after_statement(parsetree);
+	if (audit_guard_is_own_statement(queryString))
+		audit_guard_postcheck_own_statement_done();
+	else
+	{
+		if (IsA(parsetree, TruncateStmt))
+			audit_guard_postcheck_truncate(start);
+		audit_guard_postcheck(IsA(parsetree, CopyStmt));
+	}
+}
+
+/*
+ * The hook: refuse early what the statement names, then run and check it;
+ * VACUUM and CLUSTER may move storage until their check is done.
+ */
+static void
+audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
+{
+	bool		rewrite = IsA(pstmt->utilityStmt, VacuumStmt) ||
+		IsA(pstmt->utilityStmt, ClusterStmt);
+
+	if (!audit_guard_is_own_statement(queryString))
+		check_statement(pstmt->utilityStmt);
+	if (!rewrite)
+	{
+		run_and_check(AG_PROCESS_UTILITY_ARGS);
+		return;
+	}
+	audit_guard_postcheck_storage_rewrite(true);
+	PG_TRY();
+	{
+		run_and_check(AG_PROCESS_UTILITY_ARGS);
+	}
+	PG_FINALLY();
+	{
+		audit_guard_postcheck_storage_rewrite(false);
+	}
+	PG_END_TRY();
 }
 
 /* Install the hook, keeping the previous one to chain to. */

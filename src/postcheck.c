@@ -1,0 +1,404 @@
+/*-------------------------------------------------------------------------
+ *
+ * postcheck.c
+ *		After every statement, decide on what it actually did.
+ *
+ * A check made on a name before a statement runs is only a friendly early
+ * message: the statement resolves the name again, may wait for a lock
+ * while another session renames tables, may run event triggers, nested
+ * statements and C functions.  The decision that holds is made here, at
+ * the end of every statement (utility or executor, nested or not) and
+ * once more just before commit, on the relations PostgreSQL actually
+ * changed:
+ *
+ *	- every relation whose relcache entry was invalidated (registry.c's
+ *	  callback reports them; DDL, and direct writes to pg_class and
+ *	  pg_attribute, always invalidate the relation they touch) is, when
+ *	  protected, compared as it was before and as it is now (definition.c);
+ *	- once a statement of this transaction has written a system catalog
+ *	  directly (some catalogs send no invalidation), every protected table
+ *	  and every object of audit_guard is compared, and any change is refused.
+ *
+ * "Before" is the relation as of the last command id at which it was last
+ * checked in this transaction (or the transaction's start); both readings
+ * share one snapshot, so only this transaction's own work can differ.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "audit_guard.h"
+
+#include "access/xact.h"
+#include "catalog/catalog.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+/* Relations invalidated since the last checkpoint, to look at there. */
+static Oid *pending = NULL;
+static int	npending = 0;
+static int	maxpending = 0;
+
+/* relid -> command id up to which its changes were checked (TopTransactionContext). */
+static HTAB *checked = NULL;
+
+typedef struct CheckedEntry
+{
+	Oid			relid;
+	CommandId	upto;
+} CheckedEntry;
+
+/*
+ * Set for the rest of the transaction once a statement wrote a system
+ * catalog directly; what audit_guard's objects were then, to compare with.
+ */
+static bool catalog_written = false;
+static List *catalog_tables = NIL;	/* protected and own tables */
+static List *catalog_objects = NIL; /* (catalog, index, oid) triples */
+static List *catalog_lines = NIL;	/* their rows then */
+
+/*
+ * Depth of VACUUM and CLUSTER statements running: they may move storage.
+ * Not reset at transaction end: VACUUM commits as it goes.
+ */
+static int	storage_rewrites = 0;
+
+/*
+ * Called by registry.c's relcache callback for every invalidated relation.
+ * Must not touch the catalogs; only remembers the OID.
+ */
+void
+audit_guard_postcheck_note(Oid relid)
+{
+	int			i;
+
+	for (i = npending - 1; i >= 0 && i >= npending - 8; i--)
+	{
+		if (pending[i] == relid)
+			return;
+	}
+	if (npending == maxpending)
+	{
+		maxpending = maxpending ? maxpending * 2 : 64;
+		pending = pending ?
+			repalloc(pending, sizeof(Oid) * maxpending) :
+			MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * maxpending);
+	}
+	pending[npending++] = relid;
+}
+
+/* The command id up to which relid was checked in this transaction. */
+static CommandId
+checked_upto(Oid relid)
+{
+	CheckedEntry *entry;
+
+	if (checked == NULL)
+		return FirstCommandId;
+	entry = hash_search(checked, &relid, HASH_FIND, NULL);
+	return entry ? entry->upto : FirstCommandId;
+}
+
+/* Record that relid's changes up to now are checked. */
+static void
+set_checked(Oid relid, CommandId upto)
+{
+	CheckedEntry *entry;
+
+	if (checked == NULL)
+	{
+		HASHCTL		ctl = {.keysize = sizeof(Oid),.entrysize = sizeof(CheckedEntry),
+		.hcxt = TopTransactionContext};
+
+		checked = hash_create("audit_guard checked relations", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(checked, &relid, HASH_ENTER, NULL);
+	entry->upto = upto;
+}
+
+/*
+ * Ensure this process can read its database's catalogs now: a transaction
+ * in a backend connected to a database (not the autovacuum launcher, which
+ * runs transactions without one), outside parallel mode.
+ */
+static inline bool
+can_check(void)
+{
+	return OidIsValid(MyDatabaseId) && IsNormalProcessingMode() &&
+		IsTransactionState() && !IsInParallelMode();
+}
+
+/* A registered copy of snapshot that sees this transaction's work before cid. */
+static Snapshot
+snapshot_at(Snapshot base, CommandId cid)
+{
+	Snapshot	snapshot = RegisterSnapshot(base);
+
+	/* RegisterSnapshot copied base (a static snapshot): ours to adjust */
+	snapshot->curcid = cid;
+	return snapshot;
+}
+
+/* Refuse a change nobody may make to a protected or own table. */
+static void
+refuse(Oid relid, bool own, DefinitionChange change)
+{
+	if (own && change.kind == CHANGE_OWNER_ONLY)
+		audit_guard_refuse_extension_change("alter");
+	else if (change.kind == CHANGE_OWNER_ONLY)
+		audit_guard_require_owner(relid, change.operation);
+	else if (change.kind == CHANGE_NOBODY)
+		audit_guard_refuse_definition(relid, change.operation);
+}
+
+/*
+ * Compare relid as of its last check and as of now (both through base);
+ * by_catalog_edit: the change came from a direct catalog write, which
+ * nobody may make.
+ */
+static void
+check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
+{
+	bool		own = audit_guard_is_own_table(relid);
+	DefinitionRules rules = {0};
+	CommandId	from = checked_upto(relid);
+	Snapshot	before,
+				after;
+	DefinitionChange change;
+
+	rules.own_table = own;
+	rules.designated_owner = own ? InvalidOid : audit_guard_owner_of(relid);
+	if (from >= now || (!own && !OidIsValid(rules.designated_owner)))
+		return;
+	rules.guard_function = audit_guard_guard_function();
+	rules.storage_rewrite_ok = storage_rewrites > 0;
+
+	before = snapshot_at(base, from);
+	after = snapshot_at(base, now);
+	change = audit_guard_compare_definitions(audit_guard_read_definition(relid, before, own),
+											 audit_guard_read_definition(relid, after, own),
+											 &rules);
+	UnregisterSnapshot(before);
+	UnregisterSnapshot(after);
+
+	if (by_catalog_edit && change.kind != CHANGE_NONE)
+		audit_guard_refuse_catalog_edit(relid);
+	if (!(own && audit_guard_in_own_script()))
+		refuse(relid, own, change);
+	set_checked(relid, now);
+}
+
+/* The rows of audit_guard's catalog objects, as snapshot sees them. */
+static List *
+object_lines(Snapshot snapshot)
+{
+	List	   *lines = NIL;
+	ListCell   *lc;
+
+	for (lc = list_head(catalog_objects); lc; lc = lnext(catalog_objects, lc))
+	{
+		Oid			catalog = lfirst_oid(lc);
+		Oid			index = lfirst_oid((lc = lnext(catalog_objects, lc)));
+		Oid			oid = lfirst_oid((lc = lnext(catalog_objects, lc)));
+		AttrNumber	key = catalog == ExtensionRelationId ? Anum_pg_extension_oid :
+		catalog == NamespaceRelationId ? Anum_pg_namespace_oid : Anum_pg_proc_oid;
+
+		lines = list_concat(lines,
+							audit_guard_catalog_lines(catalog, index, key, oid,
+													  snapshot, NULL, 0));
+	}
+	return lines;
+}
+
+/*
+ * A statement of this transaction is about to write a system catalog
+ * directly: remember what to compare against from now on.  Called before
+ * the write, so the registry and the extension are still found by name.
+ */
+void
+audit_guard_postcheck_catalog_write(void)
+{
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (catalog_written || !audit_guard_extension_ready())
+		return;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	catalog_tables = list_concat(audit_guard_protected_tables(),
+								 audit_guard_own_tables());
+	catalog_objects = list_make3_oid(ExtensionRelationId, ExtensionOidIndexId,
+									 audit_guard_extension_oid());
+	catalog_objects = lappend_oid(lappend_oid(lappend_oid(catalog_objects,
+														  NamespaceRelationId),
+											  NamespaceOidIndexId),
+								  audit_guard_schema());
+	foreach(lc, audit_guard_own_functions())
+		catalog_objects = lappend_oid(lappend_oid(lappend_oid(catalog_objects,
+															  ProcedureRelationId),
+												  ProcedureOidIndexId),
+									  lfirst_oid(lc));
+	catalog_lines = object_lines(GetCatalogSnapshot(InvalidOid));
+	catalog_written = true;
+	MemoryContextSwitchTo(old);
+}
+
+/* After a direct catalog write: nothing of audit_guard's may have changed. */
+static void
+check_catalog_edits(Snapshot base, CommandId now)
+{
+	Snapshot	after = snapshot_at(base, now);
+	bool		same;
+	ListCell   *lc;
+
+	same = audit_guard_same_lines(catalog_lines, object_lines(after));
+	UnregisterSnapshot(after);
+	if (!same)
+		audit_guard_refuse_extension_catalog_edit();
+	foreach(lc, catalog_tables)
+		check_relation(lfirst_oid(lc), base, now, true);
+}
+
+/*
+ * The checkpoint, at the end of every statement and before commit: make
+ * this statement's catalog changes visible (PostgreSQL would do so right
+ * after anyway), then compare what they touched.  full: the statement
+ * wrote a system catalog directly, so compare everything of audit_guard's.
+ */
+void
+audit_guard_postcheck(bool full)
+{
+	Oid		   *relids;
+	int			n,
+				i;
+	Snapshot	base;
+	CommandId	now;
+
+	if (!can_check())
+		return;
+	CommandCounterIncrement();
+	full = full && catalog_written;
+	if (npending == 0 && !full)
+		return;
+
+	/* checking may accept invalidations, which append to pending */
+	n = npending;
+	relids = palloc(sizeof(Oid) * Max(n, 1));
+	memcpy(relids, pending, sizeof(Oid) * n);
+	npending = 0;
+
+	if (!full && !audit_guard_extension_ready())
+		return;
+	now = GetCurrentCommandId(false);
+	base = GetLatestSnapshot();
+	for (i = 0; i < n; i++)
+		if (OidIsValid(relids[i]))
+			check_relation(relids[i], base, now, false);
+	if (full)
+		check_catalog_edits(base, now);
+	pfree(relids);
+}
+
+/*
+ * After one of audit_guard's own statements (protect() creating triggers,
+ * unprotect() dropping them): what it changed is checked by definition.
+ * Any earlier change was checked when that statement started.
+ */
+void
+audit_guard_postcheck_own_statement_done(void)
+{
+	CommandId	now;
+	int			i;
+
+	if (!IsTransactionState())
+		return;
+	CommandCounterIncrement();
+	now = GetCurrentCommandId(false);
+	for (i = 0; i < npending; i++)
+		if (OidIsValid(pending[i]))
+			set_checked(pending[i], now);
+	npending = 0;
+}
+
+/*
+ * After a TRUNCATE: no system catalog may have lost its rows while tables
+ * are protected (TRUNCATE resolves its names itself, so the utility hook's
+ * early refusal is not the decision).  start is the command id at which
+ * the statement began.
+ */
+void
+audit_guard_postcheck_truncate(CommandId start)
+{
+	static const AttrNumber filenode[] = {Anum_pg_class_relfilenode};
+	Snapshot	before,
+				after;
+	int			i;
+
+	if (!can_check())
+		return;
+	CommandCounterIncrement();
+	if (!audit_guard_any_protected())
+		return;
+	before = snapshot_at(GetLatestSnapshot(), start);
+	after = snapshot_at(GetLatestSnapshot(), GetCurrentCommandId(false));
+	for (i = 0; i < npending; i++)
+	{
+		Oid			relid = pending[i];
+
+		if (IsCatalogRelationOid(relid) &&
+			!audit_guard_same_lines(audit_guard_catalog_lines(RelationRelationId, ClassOidIndexId,
+											 Anum_pg_class_oid, relid, before,
+											 filenode, 1),
+				   audit_guard_catalog_lines(RelationRelationId, ClassOidIndexId,
+											 Anum_pg_class_oid, relid, after,
+											 filenode, 1)))
+			audit_guard_refuse_catalog_truncate(relid);
+	}
+	UnregisterSnapshot(before);
+	UnregisterSnapshot(after);
+}
+
+/* VACUUM FULL and CLUSTER may give a protected table new storage. */
+void
+audit_guard_postcheck_storage_rewrite(bool starting)
+{
+	storage_rewrites += starting ? 1 : -1;
+}
+
+/* Check once more before commit; forget the transaction's state after it. */
+static void
+postcheck_xact_callback(XactEvent event, void *arg)
+{
+	(void) arg;
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			audit_guard_postcheck(true);
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			checked = NULL;
+			catalog_written = false;
+			catalog_tables = catalog_objects = catalog_lines = NIL;
+			npending = 0;
+			audit_guard_executor_xact_end();
+			break;
+		default:
+			break;
+	}
+}
+
+/* Register the transaction callback; called once from _PG_init. */
+void
+audit_guard_postcheck_init(void)
+{
+	RegisterXactCallback(postcheck_xact_callback, NULL);
+}
