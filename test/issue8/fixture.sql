@@ -240,7 +240,7 @@ BEGIN
 	RETURN '';
 END
 $f$;
-GRANT SELECT ON regress_i8.oids TO regress_i8_app;
+GRANT SELECT ON regress_i8.oids TO PUBLIC;
 ALTER FUNCTION regress_i8.app_insert() OWNER TO regress_i8_app;
 
 /*
