@@ -82,8 +82,7 @@ typedef struct DefinitionRules
 	bool		storage_rewrite_ok; /* VACUUM FULL or CLUSTER is running */
 } DefinitionRules;
 
-extern TableDef *audit_guard_read_definition(Oid relid, Snapshot snapshot,
-											 bool own_table);
+extern TableDef *audit_guard_read_definition(Oid relid, Snapshot snapshot);
 extern DefinitionChange audit_guard_compare_definitions(TableDef *before,
 														TableDef *after,
 														const DefinitionRules *rules);
@@ -127,6 +126,9 @@ extern void audit_guard_keep_detached(Oid relid);
 extern void audit_guard_forget_dropped(Oid relid);
 extern void audit_guard_flush_forgotten(void);
 extern void audit_guard_protect_init(void);
+
+/* utility.c */
+extern Oid	audit_guard_protected_user_of_type(Oid typid, int depth);
 
 /* object_access.c */
 extern bool audit_guard_in_own_script(void);

@@ -15,8 +15,8 @@
  * Only what decides how the table keeps its rows is read: its name, schema,
  * owner, persistence, access method and storage; its columns with their
  * types and defaults; its guard triggers and BEFORE INSERT row triggers;
- * its rules; its place in an inheritance tree.  For audit_guard's own
- * tables, every trigger, policy and constraint too.
+ * its rules; its place in an inheritance tree; its policies and
+ * constraints (which only audit_guard's own tables keep from DDL).
  *
  *-------------------------------------------------------------------------
  */
@@ -76,7 +76,7 @@ struct TableDef
 	List	   *rules;			/* text lines */
 	List	   *parents;		/* inhparent OIDs */
 	List	   *children;		/* inhrelid OIDs */
-	List	   *extras;			/* own tables: policies and constraints */
+	List	   *extras;			/* policies and constraints */
 };
 
 /* The text form of a nullable attribute of tuple, or NULL. */
@@ -276,12 +276,9 @@ read_inherits(Oid relid, Snapshot snapshot, bool by_child)
 	return result;
 }
 
-/*
- * Read relid's definition as snapshot sees it.  own_table adds what only
- * matters on audit_guard's own tables: their policies and constraints.
- */
+/* Read relid's definition as snapshot sees it. */
 TableDef *
-audit_guard_read_definition(Oid relid, Snapshot snapshot, bool own_table)
+audit_guard_read_definition(Oid relid, Snapshot snapshot)
 {
 	static const AttrNumber rule_atts[] = {
 		Anum_pg_rewrite_oid, Anum_pg_rewrite_rulename, Anum_pg_rewrite_ev_type,
@@ -307,8 +304,7 @@ audit_guard_read_definition(Oid relid, Snapshot snapshot, bool own_table)
 							rule_atts, lengthof(rule_atts));
 	def->parents = read_inherits(relid, snapshot, true);
 	def->children = read_inherits(relid, snapshot, false);
-	if (own_table)
-		def->extras = list_concat(audit_guard_catalog_lines(PolicyRelationId,
+	def->extras = list_concat(audit_guard_catalog_lines(PolicyRelationId,
 											 PolicyPolrelidPolnameIndexId,
 											 Anum_pg_policy_polrelid, relid,
 											 snapshot, policy_atts,
@@ -580,6 +576,7 @@ audit_guard_compare_definitions(TableDef *before, TableDef *after,
 	if (list_length(after->children) > list_length(before->children))
 		note(&change, CHANGE_ALLOWED, "ATTACH PARTITION");
 	if (!audit_guard_same_lines(before->extras, after->extras))
-		note(&change, CHANGE_OWNER_ONLY, "changing policies or constraints");
+		note(&change, rules->own_table ? CHANGE_OWNER_ONLY : CHANGE_ALLOWED,
+			 "changing policies or constraints");
 	return change;
 }

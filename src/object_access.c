@@ -30,6 +30,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "utils/builtins.h"
@@ -212,6 +213,70 @@ check_schema_alter(Oid nspid)
 	}
 }
 
+/*
+ * ALTER DOMAIN (a default, a constraint) or ALTER TYPE of a type a
+ * protected table's column uses: a domain default decides what every later
+ * insert that leaves the column out records.  For its designated owner.
+ */
+static void
+check_type_alter(Oid typid)
+{
+	Oid			relid;
+
+	if (get_typtype(typid) != TYPTYPE_DOMAIN)
+		return;
+	relid = audit_guard_protected_user_of_type(typid, 0);
+	if (OidIsValid(relid))
+		audit_guard_require_owner(relid, "ALTER DOMAIN");
+}
+
+/*
+ * The namespace of a function or relation just created: read with
+ * SnapshotSelf, since the post-create hook runs before the row is visible
+ * to the caches.
+ */
+static Oid
+created_namespace(Oid classId, Oid objectId)
+{
+	bool		is_proc = classId == ProcedureRelationId;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			nspid = InvalidOid;
+
+	if (!is_proc && classId != RelationRelationId)
+		return InvalidOid;
+	rel = table_open(classId, AccessShareLock);
+	ScanKeyInit(&key, is_proc ? Anum_pg_proc_oid : Anum_pg_class_oid,
+				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+	scan = systable_beginscan(rel, is_proc ? ProcedureOidIndexId : ClassOidIndexId,
+							  true, SnapshotSelf, 1, &key);
+	if ((tuple = systable_getnext(scan)) != NULL)
+		nspid = is_proc ? ((Form_pg_proc) GETSTRUCT(tuple))->pronamespace :
+			((Form_pg_class) GETSTRUCT(tuple))->relnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nspid;
+}
+
+/*
+ * A function or relation created in audit_guard's schema outside its
+ * own script: a planted audit_guard.check(text) would answer monitoring
+ * queries that pass a text argument.
+ */
+static void
+check_created_in_schema(Oid classId, Oid objectId)
+{
+	Oid			nspid;
+
+	if (audit_guard_in_own_script())
+		return;
+	nspid = created_namespace(classId, objectId);
+	if (OidIsValid(nspid) && nspid == audit_guard_schema())
+		audit_guard_refuse_extension_change("create objects in the schema of");
+}
+
 /* pg_surgery's functions, found by the C symbol they run: funcoid -> bool. */
 static HTAB *surgery = NULL;
 
@@ -295,18 +360,21 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 				check_trigger(access, objectId);
 			else if (classId == NamespaceRelationId)
 				check_schema_alter(objectId);
+			else if (classId == TypeRelationId)
+				check_type_alter(objectId);
 			break;
 		case OAT_FUNCTION_EXECUTE:
 			if (is_surgery(objectId) && audit_guard_any_protected())
 				audit_guard_refuse_surgery(objectId);
 			break;
 		case OAT_POST_CREATE:
-			if (classId == TriggerRelationId &&
-				audit_guard_any_protected())
+			if (!audit_guard_any_protected())
+				break;
+			if (classId == TriggerRelationId)
 				check_trigger(access, objectId);
-			else if (classId == ProcedureRelationId &&
-					 audit_guard_any_protected())
+			else if (classId == ProcedureRelationId)
 				check_function_replaced(objectId);
+			check_created_in_schema(classId, objectId);
 			break;
 		default:
 			break;

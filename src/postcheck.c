@@ -30,10 +30,15 @@
 #include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/indexing.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -57,7 +62,9 @@ typedef struct CheckedEntry
  * catalog directly; what audit_guard's objects were then, to compare with.
  */
 static bool catalog_written = false;
-static List *catalog_tables = NIL;	/* protected and own tables */
+static List *catalog_tables = NIL;	/* protected tables */
+static List *catalog_own = NIL;		/* audit_guard's own tables */
+static Oid	catalog_guard = InvalidOid;	/* the guard function */
 static List *catalog_objects = NIL; /* (catalog, index, oid) triples */
 static List *catalog_lines = NIL;	/* their rows then */
 
@@ -164,24 +171,29 @@ refuse(Oid relid, bool own, DefinitionChange change)
 static void
 check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 {
-	bool		own = audit_guard_is_own_table(relid);
+	bool		own;
 	DefinitionRules rules = {0};
 	CommandId	from = checked_upto(relid);
 	Snapshot	before,
 				after;
 	DefinitionChange change;
 
+	/* after a catalog edit, what audit_guard was before it is what counts */
+	own = by_catalog_edit ? list_member_oid(catalog_own, relid) :
+		audit_guard_is_own_table(relid);
 	rules.own_table = own;
 	rules.designated_owner = own ? InvalidOid : audit_guard_owner_of(relid);
-	if (from >= now || (!own && !OidIsValid(rules.designated_owner)))
+	if (from >= now ||
+		(!own && !by_catalog_edit && !OidIsValid(rules.designated_owner)))
 		return;
-	rules.guard_function = audit_guard_guard_function();
-	rules.storage_rewrite_ok = storage_rewrites > 0;
+	rules.guard_function = by_catalog_edit ? catalog_guard :
+		audit_guard_guard_function();
+	rules.storage_rewrite_ok = storage_rewrites > 0 && !by_catalog_edit;
 
 	before = snapshot_at(base, from);
 	after = snapshot_at(base, now);
-	change = audit_guard_compare_definitions(audit_guard_read_definition(relid, before, own),
-											 audit_guard_read_definition(relid, after, own),
+	change = audit_guard_compare_definitions(audit_guard_read_definition(relid, before),
+											 audit_guard_read_definition(relid, after),
 											 &rules);
 	UnregisterSnapshot(before);
 	UnregisterSnapshot(after);
@@ -191,6 +203,34 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 	if (!(own && audit_guard_in_own_script()))
 		refuse(relid, own, change);
 	set_checked(relid, now);
+}
+
+/* The extension's membership rows in pg_depend, as snapshot sees them. */
+static List *
+member_lines(Snapshot snapshot)
+{
+	Relation	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	List	   *lines = NIL;
+
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(lthird_oid(catalog_objects)));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, snapshot,
+							  2, keys);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+
+		lines = lappend(lines, psprintf("%u|%u|%d|%c", dep->classid, dep->objid,
+										dep->objsubid, dep->deptype));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return lines;
 }
 
 /* The rows of audit_guard's catalog objects, as snapshot sees them. */
@@ -212,7 +252,7 @@ object_lines(Snapshot snapshot)
 							audit_guard_catalog_lines(catalog, index, key, oid,
 													  snapshot, NULL, 0));
 	}
-	return lines;
+	return list_concat(lines, member_lines(snapshot));
 }
 
 /*
@@ -229,8 +269,9 @@ audit_guard_postcheck_catalog_write(void)
 	if (catalog_written || !audit_guard_extension_ready())
 		return;
 	old = MemoryContextSwitchTo(TopTransactionContext);
-	catalog_tables = list_concat(audit_guard_protected_tables(),
-								 audit_guard_own_tables());
+	catalog_tables = audit_guard_protected_tables();
+	catalog_own = audit_guard_own_tables();
+	catalog_guard = audit_guard_guard_function();
 	catalog_objects = list_make3_oid(ExtensionRelationId, ExtensionOidIndexId,
 									 audit_guard_extension_oid());
 	catalog_objects = lappend_oid(lappend_oid(lappend_oid(catalog_objects,
@@ -260,6 +301,8 @@ check_catalog_edits(Snapshot base, CommandId now)
 	if (!same)
 		audit_guard_refuse_extension_catalog_edit();
 	foreach(lc, catalog_tables)
+		check_relation(lfirst_oid(lc), base, now, true);
+	foreach(lc, catalog_own)
 		check_relation(lfirst_oid(lc), base, now, true);
 }
 
@@ -295,11 +338,12 @@ audit_guard_postcheck(bool full)
 		return;
 	now = GetCurrentCommandId(false);
 	base = GetLatestSnapshot();
+	/* first: a catalog edit is refused even where DDL would be allowed */
+	if (full)
+		check_catalog_edits(base, now);
 	for (i = 0; i < n; i++)
 		if (OidIsValid(relids[i]))
 			check_relation(relids[i], base, now, false);
-	if (full)
-		check_catalog_edits(base, now);
 	pfree(relids);
 }
 
@@ -387,7 +431,7 @@ postcheck_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			checked = NULL;
 			catalog_written = false;
-			catalog_tables = catalog_objects = catalog_lines = NIL;
+			catalog_tables = catalog_own = catalog_objects = catalog_lines = NIL;
 			npending = 0;
 			audit_guard_executor_xact_end();
 			break;

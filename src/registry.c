@@ -92,7 +92,8 @@ registry_relcache_callback(Datum arg, Oid relid)
 	else if (cache.valid && cache.entries != NULL)
 	{
 		entry = hash_search(cache.entries, &relid, HASH_FIND, NULL);
-		unprotected = entry != NULL && !OidIsValid(entry->owner);
+		unprotected = entry != NULL && !OidIsValid(entry->owner) &&
+			!list_member_oid(cache.own_tables, relid);
 		hash_search(cache.entries, &relid, HASH_REMOVE, NULL);
 	}
 	if (OidIsValid(relid) && !unprotected)

@@ -42,8 +42,6 @@
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-static Oid	protected_user_of_type(Oid typid, int depth);
-
 /* The relation a RangeVar names, or InvalidOid; takes no lock. */
 static Oid
 relid_of(RangeVar *rv)
@@ -175,7 +173,7 @@ check_alter_table(AlterTableStmt *stmt)
 	if (stmt->objtype == OBJECT_TYPE && targets != NIL)
 		/* ALTER TYPE ... CASCADE reaches the typed tables of the type */
 		targets = lappend_oid(targets,
-							  protected_user_of_type(get_rel_type_id(linitial_oid(targets)), 0));
+							  audit_guard_protected_user_of_type(get_rel_type_id(linitial_oid(targets)), 0));
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
@@ -523,8 +521,8 @@ check_drop_role(DropRoleStmt *stmt)
  * domain, an array or a composite type; InvalidOid if none.  Follows the
  * dependencies recorded in pg_depend, a few levels deep.
  */
-static Oid
-protected_user_of_type(Oid typid, int depth)
+Oid
+audit_guard_protected_user_of_type(Oid typid, int depth)
 {
 	Relation	deprel;
 	ScanKeyData keys[2];
@@ -546,13 +544,13 @@ protected_user_of_type(Oid typid, int depth)
 		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
 
 		if (dep->classid == TypeRelationId)
-			found = protected_user_of_type(dep->objid, depth + 1);
+			found = audit_guard_protected_user_of_type(dep->objid, depth + 1);
 		else if (dep->classid == RelationRelationId &&
 				 OidIsValid(audit_guard_owner_of(dep->objid)))
 			found = dep->objid;
 		else if (dep->classid == RelationRelationId &&
 				 get_rel_relkind(dep->objid) == RELKIND_COMPOSITE_TYPE)
-			found = protected_user_of_type(get_rel_type_id(dep->objid),
+			found = audit_guard_protected_user_of_type(get_rel_type_id(dep->objid),
 										   depth + 1);
 	}
 	systable_endscan(scan);
@@ -574,7 +572,7 @@ check_alter_enum(AlterEnumStmt *stmt)
 		return;
 	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(stmt->typeName),
 							  true);
-	relid = OidIsValid(typid) ? protected_user_of_type(typid, 0) : InvalidOid;
+	relid = OidIsValid(typid) ? audit_guard_protected_user_of_type(typid, 0) : InvalidOid;
 	if (OidIsValid(relid))
 		audit_guard_require_owner(relid, "ALTER TYPE ... RENAME VALUE");
 }

@@ -62,7 +62,9 @@ ci_job() {
 	local path=$1 plan="" finish=""
 	if [ -n "$2" ]; then
 		plan="SELECT $2.plan(2);"
-		finish="SELECT * FROM $2.finish();"
+		# finish() itself calls diag() through the job's search_path: the
+		# job resets it first, so that only the helpers are under test
+		finish="SET search_path = $2, pg_catalog; SELECT * FROM $2.finish();"
 	fi
 	"$AG_BINDIR/psql" -X -q -At -d "$db" 2>&1 <<-SQL
 		SET ROLE regress_i8t_owner;
