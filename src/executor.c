@@ -210,7 +210,7 @@ audit_guard_ExecutorFinish(QueryDesc *queryDesc)
 
 	if (full)
 		catalog_queries = list_delete_ptr(catalog_queries, queryDesc);
-	audit_guard_postcheck(full);
+	audit_guard_postcheck_query(full);
 }
 
 /* Forget the catalog-writing queries when the transaction ends. */

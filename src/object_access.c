@@ -21,6 +21,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/transam.h"
 #include "access/table.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
@@ -364,6 +365,10 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 				check_type_alter(objectId);
 			break;
 		case OAT_FUNCTION_EXECUTE:
+			/* built-in functions change no definition and are no surgery */
+			if (objectId < FirstNormalObjectId)
+				break;
+			audit_guard_postcheck_function(objectId);
 			if (is_surgery(objectId) && audit_guard_any_protected())
 				audit_guard_refuse_surgery(objectId);
 			break;

@@ -27,6 +27,7 @@
  */
 #include "audit_guard.h"
 
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/indexing.h"
@@ -41,7 +42,10 @@
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 /* Relations invalidated since the last checkpoint, to look at there. */
 static Oid *pending = NULL;
@@ -67,6 +71,14 @@ static List *catalog_own = NIL;		/* audit_guard's own tables */
 static Oid	catalog_guard = InvalidOid;	/* the guard function */
 static List *catalog_objects = NIL; /* (catalog, index, oid) triples */
 static List *catalog_lines = NIL;	/* their rows then */
+
+/*
+ * Set when a function that is not built in was set up to run (the object
+ * access hook tells); cleared by the next checkpoint.  Only an early
+ * warning: an executor checkpoint with nothing but built-in functions
+ * behind it skips its work, and the check before commit catches the rest.
+ */
+static bool user_code_ran = false;
 
 /*
  * Depth of VACUUM and CLUSTER statements running: they may move storage.
@@ -151,6 +163,29 @@ snapshot_at(Snapshot base, CommandId cid)
 	return snapshot;
 }
 
+/*
+ * True for a relation this transaction created and audit_guard has not
+ * protected since (protect() records what it touched as checked): it had
+ * nothing to keep.  Saves the registry probe for every new table.
+ */
+static bool
+created_here(Oid relid, bool own)
+{
+	Relation	rel;
+	bool		result;
+
+	if (own || checked_upto(relid) != FirstCommandId)
+		return false;
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		return true;			/* gone: OAT_DROP decided */
+	rel = RelationIdGetRelation(relid);
+	if (rel == NULL)
+		return true;
+	result = rel->rd_createSubid != InvalidSubTransactionId;
+	RelationClose(rel);
+	return result;
+}
+
 /* Refuse a change nobody may make to a protected or own table. */
 static void
 refuse(Oid relid, bool own, DefinitionChange change)
@@ -182,9 +217,10 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 	own = by_catalog_edit ? list_member_oid(catalog_own, relid) :
 		audit_guard_is_own_table(relid);
 	rules.own_table = own;
+	if (from >= now || (!by_catalog_edit && created_here(relid, own)))
+		return;
 	rules.designated_owner = own ? InvalidOid : audit_guard_owner_of(relid);
-	if (from >= now ||
-		(!own && !by_catalog_edit && !OidIsValid(rules.designated_owner)))
+	if (!own && !by_catalog_edit && !OidIsValid(rules.designated_owner))
 		return;
 	rules.guard_function = by_catalog_edit ? catalog_guard :
 		audit_guard_guard_function();
@@ -306,6 +342,26 @@ check_catalog_edits(Snapshot base, CommandId now)
 		check_relation(lfirst_oid(lc), base, now, true);
 }
 
+/* Note that a function that is not built in is about to run. */
+void
+audit_guard_postcheck_function(Oid funcoid)
+{
+	if (funcoid >= FirstNormalObjectId)
+		user_code_ran = true;
+}
+
+/*
+ * The checkpoint at the end of an executor statement: only when it wrote
+ * a catalog or ran functions that are not built in (plain SELECT, INSERT,
+ * UPDATE and DELETE change no relation's definition).
+ */
+void
+audit_guard_postcheck_query(bool full)
+{
+	if (full || user_code_ran)
+		audit_guard_postcheck(full);
+}
+
 /*
  * The checkpoint, at the end of every statement and before commit: make
  * this statement's catalog changes visible (PostgreSQL would do so right
@@ -324,6 +380,7 @@ audit_guard_postcheck(bool full)
 	if (!can_check())
 		return;
 	CommandCounterIncrement();
+	user_code_ran = false;
 	full = full && catalog_written;
 	if (npending == 0 && !full)
 		return;

@@ -747,6 +747,9 @@ run_and_check(AG_PROCESS_UTILITY_PARAMS)
 
 	run_statement(AG_PROCESS_UTILITY_ARGS);
 	after_statement(parsetree);
+	/* BEGIN, COMMIT, SHOW change no definition; commit checks itself */
+	if (IsA(parsetree, TransactionStmt) || IsA(parsetree, VariableShowStmt))
+		return;
 	if (audit_guard_is_own_statement(queryString))
 		audit_guard_postcheck_own_statement_done();
 	else
