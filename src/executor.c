@@ -25,6 +25,7 @@
 #include "audit_guard.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_class.h"
