@@ -37,10 +37,15 @@ EXTRA_CLEAN = results regression.diffs regression.out tmp_check
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: test demo bench metacheck
+.PHONY: test test-majors demo bench metacheck
 # Builds, installs, starts a throwaway cluster, runs every suite, cleans up.
 test: metacheck
 	bash scripts/test.sh
+
+# The whole suite against every PostgreSQL major at hand (15, 17, 18, 19),
+# each built from clean; 17 and 18 are built from Debian's source packages.
+test-majors: metacheck
+	bash scripts/test-majors.sh
 
 # META.json must be valid JSON and carry the control file's version.
 metacheck:
