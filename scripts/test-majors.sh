@@ -3,7 +3,8 @@
 #
 # Runs the whole suite (scripts/test.sh, as `make test` does) against each
 # PostgreSQL major in AG_MAJORS (default: 15 17 18 19), then pg_upgrade from
-# 15 to 18 (test/majors/pg_upgrade.sh) when both are at hand.  A major's
+# 15 to 18 (test/majors/pg_upgrade.sh) when 18 passed and Debian's 15 is
+# installed (CI runs `make test` on 15 first, then AG_MAJORS="17 18 19").  A major's
 # pg_config is, in this order:
 #   - Debian's binary package: /usr/lib/postgresql/MAJOR/bin/pg_config;
 #   - a complete build in /opt/ag-pg/MAJOR (AG_PG_ROOT), reused as it is;
@@ -87,10 +88,19 @@ for major in $majors; do
 	fi
 done
 
-# pg_upgrade from 15 to 18, when both passed their suites.
-if [ "${result[15]:-}" = passed ] && [ "${result[18]:-}" = passed ]; then
-	printf '\n==== pg_upgrade 15 -> 18 ====\n'
-	if AG_OLD_PG_CONFIG=${config[15]} AG_NEW_PG_CONFIG=${config[18]} \
+# pg_upgrade from 15 to 18, when 18 passed its suite and 15 is installed
+# (and passed, when it was tested here).
+from=15
+to=18
+from_config=${config[$from]:-}
+if [ -z "${result[$from]:-}" ] && [ -x "/usr/lib/postgresql/$from/bin/pg_config" ]; then
+	from_config=/usr/lib/postgresql/$from/bin/pg_config
+elif [ "${result[$from]:-}" != passed ]; then
+	from_config=
+fi
+if [ -n "$from_config" ] && [ "${result[$to]:-}" = passed ]; then
+	printf '\n==== pg_upgrade %s -> %s ====\n' "$from" "$to"
+	if AG_OLD_PG_CONFIG=$from_config AG_NEW_PG_CONFIG=${config[$to]} \
 		timeout -k 10 600 bash "$ROOT/test/majors/pg_upgrade.sh"; then
 		result[upgrade]=passed
 		passed=$((passed + 1))
@@ -98,7 +108,7 @@ if [ "${result[15]:-}" = passed ] && [ "${result[18]:-}" = passed ]; then
 		result[upgrade]=failed
 		failed=$((failed + 1))
 	fi
-	detail[upgrade]="pg_upgrade 15 -> 18"
+	detail[upgrade]="pg_upgrade $from -> $to"
 fi
 make -s clean >/dev/null 2>&1
 
@@ -107,5 +117,5 @@ for major in $majors upgrade; do
 	[ -n "${result[$major]:-}" ] || continue
 	printf '%-8s %-8s %s\n' "$major" "${result[$major]}" "${detail[$major]:-}"
 done
-echo "majors: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+echo "test-majors: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

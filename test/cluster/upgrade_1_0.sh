@@ -111,12 +111,12 @@ ag_sqlstate "$db" 23000 "DELETE FROM audit_log2" "... and guards it"
 # a fresh install runs the same scripts (1.0 + 1.0--1.1); this catches the
 # day a version ships a full script of its own that the upgrade path does
 # not match.
-objects_q="SELECT string_agg(pg_describe_object(classid, objid, 0), E'\n' ORDER BY 1)
+objects_q="SELECT string_agg(pg_describe_object(classid, objid, 0), E'\n' ORDER BY pg_describe_object(classid, objid, 0))
 	FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
 	 AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'audit_guard')"
 defs_q="SELECT string_agg(p.oid::regprocedure::text || ' ' || md5(pg_get_functiondef(p.oid))
 		|| ' ' || p.prosecdef || ' ' || coalesce(array_to_string(p.proconfig, ';'), '')
-		|| ' ' || coalesce(array_to_string(p.proacl, ';'), 'default'), E'\n' ORDER BY 1)
+		|| ' ' || coalesce(array_to_string(p.proacl, ';'), 'default'), E'\n' ORDER BY p.oid::regprocedure::text)
 	FROM pg_proc p WHERE p.pronamespace = 'audit_guard'::regnamespace"
 ag_psql -d postgres -c "CREATE DATABASE $fresh" || exit 1
 ag_psql -d "$fresh" -c "CREATE EXTENSION audit_guard" || exit 1
