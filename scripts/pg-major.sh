@@ -173,17 +173,21 @@ say "building $tarball into $prefix (log: $prefix/build.log)"
 rm -rf "$prefix"
 mkdir -p "$prefix"
 log=$prefix/build.log
+# PostgreSQL's build makes its generated headers only at MAKELEVEL 0: run
+# from `make test-majors`, it must not inherit the outer make's state.
+# (set -e does not hold inside a subshell whose status is tested: && it is.)
 (
-	set -e
-	cd "$pgsrc"
-	./configure --prefix="$prefix" --without-icu --without-readline --with-openssl
-	make -j"$jobs" -s
-	make -s install
-	make -C contrib -j"$jobs" -s
-	make -C contrib -s install
-	cd "$tapsrc"
-	make -s PG_CONFIG="$prefix/bin/pg_config"
-	make -s PG_CONFIG="$prefix/bin/pg_config" install
+	unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES
+	cd "$pgsrc" &&
+		./configure --prefix="$prefix" --without-icu --without-readline --with-openssl &&
+		make -j"$jobs" -s &&
+		make -s install &&
+		make -C contrib -j"$jobs" -s &&
+		make -C contrib -s install &&
+		cd "$tapsrc" &&
+		make -s PG_CONFIG="$prefix/bin/pg_config" &&
+		make -s PG_CONFIG="$prefix/bin/pg_config" install &&
+		test -x "$prefix/bin/pg_config"
 ) >"$log" 2>&1 || {
 	say "build failed; end of $log:"
 	tail -n 30 "$log" >&2
