@@ -68,7 +68,7 @@ for major in $majors; do
 	pgc=$(pg_config_of "$major") || rc=$?
 	if [ $rc -eq 2 ]; then
 		result[$major]=skipped
-		detail[$major]="no source could be fetched"
+		detail[$major]="no source could be fetched (nor a build in $AG_PG_ROOT/$major)"
 		skipped=$((skipped + 1))
 		continue
 	elif [ $rc -ne 0 ] || [ -z "$pgc" ]; then
