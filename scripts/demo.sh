@@ -16,8 +16,13 @@ cd "$ROOT" || exit 1
 # shellcheck source=scripts/cluster.sh
 source "$ROOT/scripts/cluster.sh"
 
-echo "building and installing audit_guard ..."
-ag_build_install >/dev/null || exit 1
+# AG_INSTALLED=1: use the audit_guard already installed (a package) as is
+if [ "${AG_INSTALLED:-0}" = 1 ]; then
+	echo "using the installed audit_guard: $("${PG_CONFIG:-pg_config}" --pkglibdir)/audit_guard.so"
+else
+	echo "building and installing audit_guard ..."
+	ag_build_install >/dev/null || exit 1
+fi
 echo "starting a throwaway cluster ..."
 ag_cluster_start || exit 1
 export PGDATABASE=audit_demo

@@ -12,7 +12,8 @@
 # file and scenario counts as one suite; the last line is
 # "N passed, N failed" and the exit status is non-zero on any failure.
 #
-# Environment: PG_CONFIG (default pg_config); AG_KEEP=1 keeps the cluster
+# Environment: PG_CONFIG (default pg_config); AG_WERROR (default 1: build
+# with -Werror; 0 warns only); AG_KEEP=1 keeps the cluster
 # directory after the run; AG_ONLY=regress|tap|cluster runs one kind only.
 
 set -uo pipefail
@@ -20,6 +21,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 export PG_CONFIG=${PG_CONFIG:-pg_config}
+# the tests build with -Werror (the default build warns only)
+export AG_WERROR=${AG_WERROR:-1}
 AG_BINDIR=$("$PG_CONFIG" --bindir)
 export AG_ROOT=$ROOT AG_BINDIR
 

@@ -130,6 +130,7 @@ extern void audit_guard_flush_forgotten(void);
 extern void audit_guard_protect_init(void);
 
 /* utility.c */
+extern int	audit_guard_updating_extension;
 extern Oid	audit_guard_protected_user_of_type(Oid typid, int depth);
 
 /* object_access.c */

@@ -3,9 +3,11 @@
  * compat.h
  *		Every PostgreSQL major-version difference audit_guard depends on.
  *
- * audit_guard supports PostgreSQL 14 to 18 from one code base.  Nothing
+ * audit_guard supports PostgreSQL 15 to 19 from one code base.  Nothing
  * outside this header tests PG_VERSION_NUM: the rest of the tree is written
- * against the names defined here.
+ * against the names defined here.  Each source file includes the headers
+ * whose names it uses (19's executor/tuptable.h, for one, no longer brings
+ * in access/htup_details.h for GETSTRUCT and heap_getattr).
  *
  *-------------------------------------------------------------------------
  */
@@ -14,8 +16,8 @@
 
 #include "postgres.h"
 
-#if PG_VERSION_NUM < 140000 || PG_VERSION_NUM >= 190000
-#error "audit_guard supports PostgreSQL 14 to 18"
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 200000
+#error "audit_guard supports PostgreSQL 15 to 19"
 #endif
 
 #include "miscadmin.h"
@@ -24,8 +26,8 @@
 #include "utils/guc.h"
 
 /*
- * ProcessUtility_hook: 14 added readOnlyTree; the list has not changed
- * since.  Kept as macros so that a future change touches only this file.
+ * ProcessUtility_hook: the same parameter list from 15 to 19.  Kept as
+ * macros so that a future change touches only this file.
  */
 #define AG_PROCESS_UTILITY_PARAMS \
 	PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, \
@@ -42,12 +44,7 @@
 #define ag_class_ownercheck(relid, roleid) pg_class_ownercheck((relid), (roleid))
 #endif
 
-/* 15 renamed EmitWarningsOnPlaceholders to MarkGUCPrefixReserved. */
-#if PG_VERSION_NUM < 150000
-#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
-#endif
-
-/* 18 wants the module's name and version in its magic block. */
+/* 18 and 19 want the module's name and version in its magic block. */
 #if PG_VERSION_NUM >= 180000
 #define AG_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "audit_guard", .version = "1.1")
 #else
@@ -89,13 +86,6 @@ typedef RangeTblEntry AgPermItem;
 #define AG_CHECK_PERMS_PARAMS List *rangeTable, bool ereport_on_violation
 #define AG_CHECK_PERMS_ARGS rangeTable, ereport_on_violation
 #define AG_CHECK_PERMS_ITEMS rangeTable
-#endif
-
-/* 15 added MERGE. */
-#if PG_VERSION_NUM >= 150000
-#define AG_HAS_MERGE 1
-#else
-#define AG_HAS_MERGE 0
 #endif
 
 #endif							/* AUDIT_GUARD_COMPAT_H */

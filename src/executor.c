@@ -73,7 +73,6 @@ check_result_relation(QueryDesc *queryDesc, Index rti, CmdType operation)
 									 "delete from" : "update");
 }
 
-#if AG_HAS_MERGE
 /* The UPDATE or DELETE a list of MERGE actions contains, or CMD_NOTHING. */
 static CmdType
 merge_changes(List *actions)
@@ -90,7 +89,6 @@ merge_changes(List *actions)
 	}
 	return CMD_NOTHING;
 }
-#endif
 
 /* Check the result relations of one ModifyTable node. */
 static void
@@ -107,10 +105,8 @@ check_modify_table(QueryDesc *queryDesc, ModifyTable *mt)
 	{
 		CmdType		operation = mt->operation;
 
-#if AG_HAS_MERGE
 		if (operation == CMD_MERGE)
 			operation = merge_changes(list_nth(mt->mergeActionLists, i));
-#endif
 		if (operation == CMD_INSERT && mt->onConflictAction == ONCONFLICT_UPDATE)
 			operation = CMD_UPDATE;
 		if (operation == CMD_UPDATE || operation == CMD_DELETE)

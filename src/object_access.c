@@ -141,6 +141,9 @@ check_extension_alter(Oid classId, Oid objectId)
 
 	if (audit_guard_in_own_script())
 		return;
+	/* ALTER EXTENSION audit_guard UPDATE marks the row, then runs our script */
+	if (classId == ExtensionRelationId && audit_guard_updating_extension > 0)
+		return;
 	/* re-enabling one of its own triggers ALWAYS weakens nothing */
 	if (classId == TriggerRelationId && fetch_trigger(objectId, &trig) &&
 		audit_guard_is_own_table(trig.tgrelid) &&

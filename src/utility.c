@@ -20,6 +20,7 @@
 #include "audit_guard.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
@@ -41,6 +42,13 @@
 #include "utils/syscache.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*
+ * Depth of ALTER EXTENSION audit_guard UPDATE statements running: the
+ * update marks the extension's row before it runs the extension's own,
+ * installed script, which cannot weaken the guard.
+ */
+int			audit_guard_updating_extension = 0;
 
 /* The relation a RangeVar names, or InvalidOid; takes no lock. */
 static Oid
@@ -767,24 +775,32 @@ run_and_check(AG_PROCESS_UTILITY_PARAMS)
 static void
 audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 {
-	bool		rewrite = IsA(pstmt->utilityStmt, VacuumStmt) ||
-		IsA(pstmt->utilityStmt, ClusterStmt);
+	Node	   *parsetree = pstmt->utilityStmt;
+	bool		rewrite = IsA(parsetree, VacuumStmt) || IsA(parsetree, ClusterStmt);
+	bool		update = IsA(parsetree, AlterExtensionStmt) &&
+		strcmp(((AlterExtensionStmt *) parsetree)->extname, "audit_guard") == 0;
 
 	if (!audit_guard_is_own_statement(queryString))
-		check_statement(pstmt->utilityStmt);
-	if (!rewrite)
+		check_statement(parsetree);
+	if (!rewrite && !update)
 	{
 		run_and_check(AG_PROCESS_UTILITY_ARGS);
 		return;
 	}
-	audit_guard_postcheck_storage_rewrite(true);
+	if (rewrite)
+		audit_guard_postcheck_storage_rewrite(true);
+	else
+		audit_guard_updating_extension++;
 	PG_TRY();
 	{
 		run_and_check(AG_PROCESS_UTILITY_ARGS);
 	}
 	PG_FINALLY();
 	{
-		audit_guard_postcheck_storage_rewrite(false);
+		if (rewrite)
+			audit_guard_postcheck_storage_rewrite(false);
+		else
+			audit_guard_updating_extension--;
 	}
 	PG_END_TRY();
 }
