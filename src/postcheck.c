@@ -69,7 +69,8 @@ static bool catalog_written = false;
 static List *catalog_tables = NIL;	/* protected tables */
 static List *catalog_own = NIL;		/* audit_guard's own tables */
 static Oid	catalog_guard = InvalidOid;	/* the guard function */
-static List *catalog_objects = NIL; /* (catalog, index, oid) triples */
+static Oid	catalog_extension = InvalidOid;
+static List *catalog_objects = NIL; /* CatalogObject: extension, schema, functions */
 static List *catalog_lines = NIL;	/* their rows then */
 
 /*
@@ -254,7 +255,7 @@ member_lines(Snapshot snapshot)
 	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
 	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(lthird_oid(catalog_objects)));
+				F_OIDEQ, ObjectIdGetDatum(catalog_extension));
 	scan = systable_beginscan(rel, DependReferenceIndexId, true, snapshot,
 							  2, keys);
 	while ((tuple = systable_getnext(scan)) != NULL)
@@ -269,6 +270,28 @@ member_lines(Snapshot snapshot)
 	return lines;
 }
 
+/* One catalog row of audit_guard's, by the catalog's OID index. */
+typedef struct CatalogObject
+{
+	Oid			catalog;
+	Oid			index;
+	AttrNumber	key;
+	Oid			oid;
+} CatalogObject;
+
+/* Add one catalog row to catalog_objects. */
+static void
+add_object(Oid catalog, Oid index, AttrNumber key, Oid oid)
+{
+	CatalogObject *object = palloc(sizeof(CatalogObject));
+
+	object->catalog = catalog;
+	object->index = index;
+	object->key = key;
+	object->oid = oid;
+	catalog_objects = lappend(catalog_objects, object);
+}
+
 /* The rows of audit_guard's catalog objects, as snapshot sees them. */
 static List *
 object_lines(Snapshot snapshot)
@@ -276,16 +299,13 @@ object_lines(Snapshot snapshot)
 	List	   *lines = NIL;
 	ListCell   *lc;
 
-	for (lc = list_head(catalog_objects); lc; lc = lnext(catalog_objects, lc))
+	foreach(lc, catalog_objects)
 	{
-		Oid			catalog = lfirst_oid(lc);
-		Oid			index = lfirst_oid((lc = lnext(catalog_objects, lc)));
-		Oid			oid = lfirst_oid((lc = lnext(catalog_objects, lc)));
-		AttrNumber	key = catalog == ExtensionRelationId ? Anum_pg_extension_oid :
-		catalog == NamespaceRelationId ? Anum_pg_namespace_oid : Anum_pg_proc_oid;
+		CatalogObject *object = lfirst(lc);
 
 		lines = list_concat(lines,
-							audit_guard_catalog_lines(catalog, index, key, oid,
+							audit_guard_catalog_lines(object->catalog, object->index,
+													  object->key, object->oid,
 													  snapshot, NULL, 0));
 	}
 	return list_concat(lines, member_lines(snapshot));
@@ -308,17 +328,14 @@ audit_guard_postcheck_catalog_write(void)
 	catalog_tables = audit_guard_protected_tables();
 	catalog_own = audit_guard_own_tables();
 	catalog_guard = audit_guard_guard_function();
-	catalog_objects = list_make3_oid(ExtensionRelationId, ExtensionOidIndexId,
-									 audit_guard_extension_oid());
-	catalog_objects = lappend_oid(lappend_oid(lappend_oid(catalog_objects,
-														  NamespaceRelationId),
-											  NamespaceOidIndexId),
-								  audit_guard_schema());
+	catalog_extension = audit_guard_extension_oid();
+	add_object(ExtensionRelationId, ExtensionOidIndexId, Anum_pg_extension_oid,
+			   catalog_extension);
+	add_object(NamespaceRelationId, NamespaceOidIndexId, Anum_pg_namespace_oid,
+			   audit_guard_schema());
 	foreach(lc, audit_guard_own_functions())
-		catalog_objects = lappend_oid(lappend_oid(lappend_oid(catalog_objects,
-															  ProcedureRelationId),
-												  ProcedureOidIndexId),
-									  lfirst_oid(lc));
+		add_object(ProcedureRelationId, ProcedureOidIndexId, Anum_pg_proc_oid,
+				   lfirst_oid(lc));
 	catalog_lines = object_lines(GetCatalogSnapshot(InvalidOid));
 	catalog_written = true;
 	MemoryContextSwitchTo(old);
