@@ -71,6 +71,18 @@
 #endif
 
 /*
+ * The statements that may give a table new storage with the same rows:
+ * VACUUM FULL and CLUSTER; 19 folded CLUSTER into REPACK.
+ */
+#if PG_VERSION_NUM >= 190000
+#define AG_REWRITES_STORAGE(node) \
+	(IsA((node), VacuumStmt) || IsA((node), RepackStmt))
+#else
+#define AG_REWRITES_STORAGE(node) \
+	(IsA((node), VacuumStmt) || IsA((node), ClusterStmt))
+#endif
+
+/*
  * ExecutorCheckPerms_hook: 16 moved the permission bits from the range
  * table entries to a list of RTEPermissionInfo; both have relid and
  * requiredPerms.

@@ -353,8 +353,11 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 	switch (access)
 	{
 		case OAT_DROP:
-			if (audit_guard_any_protected())
-				check_drop(classId, objectId, subId);
+			if (!audit_guard_any_protected())
+				break;
+			check_drop(classId, objectId, subId);
+			if (classId == RelationRelationId && subId == 0)
+				audit_guard_postcheck_dropped(objectId);
 			break;
 		case OAT_POST_ALTER:
 			if (!audit_guard_any_protected())

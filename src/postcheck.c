@@ -52,6 +52,9 @@ static Oid *pending = NULL;
 static int	npending = 0;
 static int	maxpending = 0;
 
+/* Relations this transaction dropped (TopTransactionContext). */
+static List *dropped = NIL;
+
 /* relid -> command id up to which its changes were checked (TopTransactionContext). */
 static HTAB *checked = NULL;
 
@@ -165,26 +168,53 @@ snapshot_at(Snapshot base, CommandId cid)
 }
 
 /*
- * True for a relation this transaction created and audit_guard has not
- * protected since (protect() records what it touched as checked): it had
- * nothing to keep.  Saves the registry probe for every new table.
+ * True when a change to relid cannot matter, decided with one cache
+ * lookup: a relation dropped by this transaction (OAT_DROP decided), one
+ * that is not a table, or one this transaction created and audit_guard has
+ * not protected since (protect() records what it touched as checked): it
+ * had nothing to keep.  Spares the registry probe for every new table.
  */
 static bool
-created_here(Oid relid, bool own)
+cannot_matter(Oid relid, bool own)
 {
+	HeapTuple	tuple;
+	char		relkind;
+	bool		written;
 	Relation	rel;
 	bool		result;
 
-	if (own || checked_upto(relid) != FirstCommandId)
+	if (own)
 		return false;
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		return true;			/* gone: OAT_DROP decided */
+	if (list_member_oid(dropped, relid))
+		return true;
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		return true;
+	relkind = ((Form_pg_class) GETSTRUCT(tuple))->relkind;
+	written = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data));
+	ReleaseSysCache(tuple);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		return true;
+	/* a row this transaction did not write: not created here, and maybe
+	 * not locked by us, so the relcache entry is not ours to build */
+	if (!written || checked_upto(relid) != FirstCommandId)
+		return false;
 	rel = RelationIdGetRelation(relid);
 	if (rel == NULL)
 		return true;
 	result = rel->rd_createSubid != InvalidSubTransactionId;
 	RelationClose(rel);
 	return result;
+}
+
+/* Called by the object-access hook for every relation dropped. */
+void
+audit_guard_postcheck_dropped(Oid relid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	dropped = lappend_oid(dropped, relid);
+	MemoryContextSwitchTo(old);
 }
 
 /* Refuse a change nobody may make to a protected or own table. */
@@ -218,7 +248,7 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 	own = by_catalog_edit ? list_member_oid(catalog_own, relid) :
 		audit_guard_is_own_table(relid);
 	rules.own_table = own;
-	if (from >= now || (!by_catalog_edit && created_here(relid, own)))
+	if (from >= now || (!by_catalog_edit && cannot_matter(relid, own)))
 		return;
 	rules.designated_owner = own ? InvalidOid : audit_guard_owner_of(relid);
 	if (!own && !by_catalog_edit && !OidIsValid(rules.designated_owner))
@@ -504,6 +534,7 @@ postcheck_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			checked = NULL;
+			dropped = NIL;
 			catalog_written = false;
 			catalog_tables = catalog_own = catalog_objects = catalog_lines = NIL;
 			npending = 0;

@@ -724,13 +724,6 @@ after_statement(Node *parsetree)
 	audit_guard_flush_forgotten();
 }
 
-/* True for the statements that may give a protected table new storage. */
-static inline bool
-rewrites_storage(Node *parsetree)
-{
-	return IsA(parsetree, VacuumStmt) || IsA(parsetree, ClusterStmt);
-}
-
 /* Run the statement through the previous hook or the standard function. */
 static void
 run_statement(AG_PROCESS_UTILITY_PARAMS)
@@ -776,7 +769,7 @@ static void
 audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	bool		rewrite = IsA(parsetree, VacuumStmt) || IsA(parsetree, ClusterStmt);
+	bool		rewrite = AG_REWRITES_STORAGE(parsetree);
 	bool		update = IsA(parsetree, AlterExtensionStmt) &&
 		strcmp(((AlterExtensionStmt *) parsetree)->extname, "audit_guard") == 0;
 
