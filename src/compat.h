@@ -21,7 +21,9 @@
 #endif
 
 #include "miscadmin.h"
+#include "nodes/bitmapset.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 
@@ -81,6 +83,25 @@
 #define AG_REWRITES_STORAGE(node) \
 	(IsA((node), VacuumStmt) || IsA((node), ClusterStmt))
 #endif
+
+/*
+ * The RT indexes of the relations a plan writes: 19 keeps them in a
+ * Bitmapset, before that an integer List.
+ */
+static inline List *
+ag_result_relations(PlannedStmt *stmt)
+{
+#if PG_VERSION_NUM >= 190000
+	List	   *result = NIL;
+	int			rti = -1;
+
+	while ((rti = bms_next_member(stmt->resultRelationRelids, rti)) >= 0)
+		result = lappend_int(result, rti);
+	return result;
+#else
+	return stmt->resultRelations;
+#endif
+}
 
 /*
  * ExecutorCheckPerms_hook: 16 moved the permission bits from the range

@@ -134,7 +134,7 @@ check_plan(QueryDesc *queryDesc)
 				check_modify_table(queryDesc, (ModifyTable *) plan);
 		}
 	}
-	foreach(lc, stmt->resultRelations)
+	foreach(lc, ag_result_relations(stmt))
 	{
 		if (IsCatalogRelationOid(rt_fetch(lfirst_int(lc), stmt->rtable)->relid))
 		{

@@ -40,6 +40,8 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -251,6 +253,17 @@ created_namespace(Oid classId, Oid objectId)
 
 	if (!is_proc && classId != RelationRelationId)
 		return InvalidOid;
+	if (!is_proc)
+	{
+		/* a new relation is in the relcache already, and locked by us */
+		rel = RelationIdGetRelation(objectId);
+		if (rel != NULL)
+		{
+			nspid = RelationGetNamespace(rel);
+			RelationClose(rel);
+			return nspid;
+		}
+	}
 	rel = table_open(classId, AccessShareLock);
 	ScanKeyInit(&key, is_proc ? Anum_pg_proc_oid : Anum_pg_class_oid,
 				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));

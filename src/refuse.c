@@ -222,11 +222,16 @@ audit_guard_refuse_foreign_partition(Oid parent, const char *child)
 void
 audit_guard_refuse_definition(Oid relid, const char *operation)
 {
+	bool		guard = strstr(operation, "guard trigger") != NULL;
+
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("cannot allow %s on protected table %s",
 					operation, audit_guard_table_name(relid)),
-			 errdetail("A guard trigger of a protected table must stay the whole guard: BEFORE UPDATE OR DELETE FOR EACH ROW or BEFORE TRUNCATE, running audit_guard.reject_change(), with no WHEN clause and no column list."),
+			 guard ?
+			 errdetail("A guard trigger of a protected table must stay the whole guard: BEFORE UPDATE OR DELETE FOR EACH ROW or BEFORE TRUNCATE, running audit_guard.reject_change(), with no WHEN clause and no column list.") :
+			 errdetail("The change would let rows of table %s be altered or hidden; it is refused for every role.",
+					   audit_guard_table_name(relid)),
 			 errhint("To switch the guard off, the designated owner disables or drops the trigger, or calls audit_guard.unprotect(); audit_guard.protect() restores a guard.")));
 }
 
