@@ -679,6 +679,7 @@ static void
 audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	List	   *dropped_roles = audit_guard_roles_to_drop(parsetree);	/* roles.c */
 
 	check_statement(parsetree);
 	if (prev_ProcessUtility)
@@ -686,6 +687,7 @@ audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 	else
 		standard_ProcessUtility(AG_PROCESS_UTILITY_ARGS);
 	after_statement(parsetree);
+	audit_guard_check_dropped_roles(dropped_roles);	/* roles.c */
 }
 
 /* Install the hook, keeping the previous one to chain to. */
