@@ -78,7 +78,8 @@ rm_target() {
 		ag_psql -d "$db" -c "CREATE EXTENSION audit_guard" >/dev/null || return 1
 	fi
 	if [ "$schema" = with-schema ]; then
-		ag_psql -d "$db" -c "CREATE SCHEMA audit AUTHORIZATION regress_rm_restorer" >/dev/null || return 1
+		ag_psql -d "$db" -c "CREATE SCHEMA audit AUTHORIZATION regress_rm_restorer" \
+			-c "GRANT USAGE ON SCHEMA audit TO PUBLIC" >/dev/null || return 1
 	fi
 }
 
@@ -98,16 +99,17 @@ rm_verify_same() {
 }
 
 # Whatever the registry says: the guarded tables refuse changes, for the
-# superuser too.
+# superuser too.  Each attempt runs in a transaction rolled back, so that
+# one that is wrongly allowed does not change what later checks see.
 rm_verify_refused() {
 	local db=$1 label=$2
-	ag_sqlstate "$db" 23000 "UPDATE audit.audit_log SET actor = 'mallory'" \
+	ag_sqlstate "$db" 23000 "BEGIN; UPDATE audit.audit_log SET actor = 'mallory'; ROLLBACK" \
 		"$label: UPDATE of audit_log refused (23000)"
-	ag_sqlstate "$db" 23000 "DELETE FROM audit.events_2024" \
+	ag_sqlstate "$db" 23000 "BEGIN; DELETE FROM audit.events_2024; ROLLBACK" \
 		"$label: DELETE from a partition refused (23000)"
-	ag_sqlstate "$db" 42501 "ALTER TABLE audit.audit_log DISABLE TRIGGER ALL" \
+	ag_sqlstate "$db" 42501 "BEGIN; ALTER TABLE audit.audit_log DISABLE TRIGGER ALL; ROLLBACK" \
 		"$label: DISABLE TRIGGER ALL refused to the superuser (42501)"
-	ag_sqlstate "$db" 42501 "ALTER TABLE audit.events_2025 DISABLE TRIGGER USER" \
+	ag_sqlstate "$db" 42501 "BEGIN; ALTER TABLE audit.events_2025 DISABLE TRIGGER USER; ROLLBACK" \
 		"$label: DISABLE TRIGGER on a partition refused to the superuser (42501)"
 }
 
