@@ -547,4 +547,167 @@ CREATE VIEW audit_guard.table_history AS
 	  FROM audit_guard.history h;
 GRANT SELECT ON audit_guard.table_history TO PUBLIC;
 
+/*
+ * Default partitions of protected partitioned tables.  A row in the
+ * default partition blocks every new partition whose range covers it
+ * (PostgreSQL refuses to create a partition the default holds rows for),
+ * and moving it out is DELETE + INSERT, which the guard refuses: pg_partman
+ * then fails every maintenance run.  Refusing default partitions is no
+ * answer (pg_partman 4 creates one for every native set, and without one
+ * an out-of-range audit row fails its INSERT, losing the event), so the
+ * designated owner gets two steps that keep every row:
+ *
+ *   detach_default(parent)      detaches the default partition, still
+ *                               protected, under a new name, and puts an
+ *                               empty protected default partition in its
+ *                               place; returns the detached table
+ *   (create the partitions the rows need: pg_partman's maintenance or
+ *    create_partition_time(), or CREATE TABLE ... PARTITION OF)
+ *   move_detached_rows(parent, detached)
+ *                               inserts every row of the detached table
+ *                               into parent, refuses (changing nothing) if
+ *                               any would land in the default partition
+ *                               again, then drops the detached table;
+ *                               returns the rows moved
+ *
+ * Both run as the caller, who must be a member of the parent's designated
+ * owner (superuser status does not count) and hold what PostgreSQL asks
+ * for the DDL (ownership of the tables, through membership).  history
+ * records each step: the new default's 'partition', the detached table's
+ * 'unprotect' and 'drop'.
+ */
+
+/* Ensure the current user may move rows of parent: its designated owner. */
+CREATE FUNCTION audit_guard.require_designated_owner(parent regclass, function text)
+RETURNS regrole
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	owner	regrole;
+BEGIN
+	PERFORM audit_guard.require_table(parent, function);
+	SELECT r.designated_owner INTO owner FROM audit_guard.registry r WHERE r.relid = parent;
+	IF owner IS NULL THEN
+		RAISE EXCEPTION 'table % is not protected by audit_guard', parent
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'It has no row in audit_guard.registry.',
+				  HINT = 'See audit_guard.protected_tables for the protected tables.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM audit_guard.role_paths_to(ARRAY[owner::oid]) p
+					WHERE p.member = (SELECT r.oid FROM pg_catalog.pg_roles r
+									   WHERE r.rolname = current_user)) THEN
+		RAISE EXCEPTION 'permission denied for audit_guard.%() on protected table %', function, parent
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = pg_catalog.format('Only members of its designated owner role %s may do this.', owner),
+				  HINT = pg_catalog.format('Run it as role %s (SET ROLE %s); superuser status does not count as being the designated owner.', owner, owner);
+	END IF;
+	RETURN owner;
+END
+$$;
+
+/* The default partition of parent, or NULL. */
+CREATE FUNCTION audit_guard.default_partition(parent regclass)
+RETURNS regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.oid::pg_catalog.regclass
+	  FROM pg_catalog.pg_inherits i
+	  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+	 WHERE i.inhparent = parent
+	   AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'
+$$;
+
+/* Step one: see above. */
+CREATE FUNCTION audit_guard.detach_default(parent regclass)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	def			regclass;
+	def_name	name;
+	nsp			name;
+	holder		name;
+BEGIN
+	PERFORM audit_guard.require_designated_owner(parent, 'detach_default');
+	def := audit_guard.default_partition(parent);
+	IF def IS NULL THEN
+		RAISE EXCEPTION 'table % has no default partition', parent
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	SELECT c.relname, n.nspname INTO def_name, nsp
+	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = def;
+	-- <default>_detached_<n>, the first n whose name is free
+	SELECT pg_catalog.left(def_name, 40) || '_detached_' || n INTO holder
+	  FROM pg_catalog.generate_series(1, 1000000) n
+	 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c
+						WHERE c.relnamespace = pg_catalog.to_regnamespace(pg_catalog.quote_ident(nsp))
+						  AND c.relname = pg_catalog.left(def_name, 40) || '_detached_' || n)
+	 LIMIT 1;
+	EXECUTE pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s', parent, def);
+	EXECUTE pg_catalog.format('ALTER TABLE %s RENAME TO %I', def, holder);
+	EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', nsp, def_name, parent);
+	RETURN pg_catalog.format('%I.%I', nsp, holder)::pg_catalog.regclass;
+END
+$$;
+
+/* Step three: see above. */
+CREATE FUNCTION audit_guard.move_detached_rows(parent regclass, detached regclass)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	owner		regrole := audit_guard.require_designated_owner(parent, 'move_detached_rows');
+	def			regclass := audit_guard.default_partition(parent);
+	cols		text;
+	n_rows		bigint;
+	n_moved		bigint;
+	n_before	bigint := 0;
+	n_after		bigint := 0;
+BEGIN
+	PERFORM audit_guard.require_table(detached, 'move_detached_rows');
+	IF NOT EXISTS (SELECT FROM audit_guard.registry r
+					WHERE r.relid = detached AND r.designated_owner = owner)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = detached AND c.relispartition)
+	   OR detached = parent THEN
+		RAISE EXCEPTION 'table % is not a detached table of %', detached, parent
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Rows are moved from a protected table that is no partition and has the same designated owner, as audit_guard.detach_default() leaves it.';
+	END IF;
+	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+	  INTO cols
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = parent AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+
+	IF def IS NOT NULL THEN
+		EXECUTE pg_catalog.format('SELECT count(*) FROM ONLY %s', def) INTO n_before;
+	END IF;
+	EXECUTE pg_catalog.format('SELECT count(*) FROM %s', detached) INTO n_rows;
+	EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s',
+							  parent, cols, cols, detached);
+	GET DIAGNOSTICS n_moved = ROW_COUNT;
+	IF def IS NOT NULL THEN
+		EXECUTE pg_catalog.format('SELECT count(*) FROM ONLY %s', def) INTO n_after;
+	END IF;
+	IF n_moved <> n_rows THEN
+		RAISE EXCEPTION 'moved % rows of %, which holds %', n_moved, detached, n_rows
+			USING ERRCODE = 'internal_error';
+	END IF;
+	IF n_after > n_before THEN
+		RAISE EXCEPTION '% of the % rows of % would land in the default partition % again',
+				n_after - n_before, n_rows, detached, def
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Nothing was moved.',
+				  HINT = pg_catalog.format('Create the partitions those rows belong to first (SELECT min(...), max(...) FROM %s shows their range), for example with pg_partman''s create_partition_time().', detached);
+	END IF;
+	-- its designated owner drops it protected: history records the drop
+	EXECUTE pg_catalog.format('DROP TABLE %s', detached);
+	RETURN n_moved;
+END
+$$;
+
 /* ---- Retention, purge, redaction (issue 11) ---- */
