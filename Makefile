@@ -14,7 +14,8 @@ OBJS = \
 	src/postcheck.o \
 	src/utility.o \
 	src/object_access.o \
-	src/executor.o
+	src/executor.o \
+	src/roles.o
 
 # every released script and every upgrade step: 1.1 installs as 1.0 + 1.0--1.1
 DATA = $(wildcard $(EXTENSION)--*.sql)

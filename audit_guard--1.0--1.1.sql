@@ -96,4 +96,699 @@ ALTER FUNCTION audit_guard.tap_guard_is_intact(regclass, text)
 
 /* ---- Deployments: restores, partitions, roles (issue 10) ---- */
 
+/*
+ * protect() returns what it did, one line a migration log can show:
+ * "protected public.audit_log; designated owner audit_owner", "... was
+ * already protected ...", or the change of designated owner.  A new
+ * return type needs DROP + CREATE; the argument list is the same.
+ */
+DROP FUNCTION audit_guard.protect(regclass, regrole);
+CREATE FUNCTION audit_guard.protect(tbl regclass, owner regrole DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'audit_guard_protect'
+LANGUAGE C VOLATILE;
+
+/*
+ * Ensure tbl names an existing ordinary or partitioned table, for the
+ * per-table checks: an index, a sequence, a view or a composite type has
+ * no rows to guard, and an OID that names nothing is said to be one.
+ * function is the caller's name, for the message.
+ */
+CREATE FUNCTION audit_guard.require_table(tbl regclass, function text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	kind	"char";
+BEGIN
+	SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = tbl;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid
+			USING ERRCODE = 'undefined_table',
+				  DETAIL = CASE WHEN EXISTS (SELECT FROM audit_guard.registry r WHERE r.relid = tbl)
+								THEN 'audit_guard.registry still has a row for it.'
+								ELSE 'audit_guard.registry has no row for it either.' END,
+				  HINT = pg_catalog.format('Call audit_guard.%s() on an existing table; audit_guard.check() with no argument lists every registry row.', function);
+	END IF;
+	IF kind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '"%" is %, not a table', tbl,
+				CASE kind WHEN 'i' THEN 'an index' WHEN 'I' THEN 'a partitioned index'
+						  WHEN 'S' THEN 'a sequence' WHEN 'v' THEN 'a view'
+						  WHEN 'm' THEN 'a materialized view' WHEN 'c' THEN 'a composite type'
+						  WHEN 'f' THEN 'a foreign table' WHEN 't' THEN 'a TOAST table'
+						  ELSE 'a relation of kind ' || kind::text END
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = 'audit_guard protects ordinary and partitioned tables only.',
+				  HINT = pg_catalog.format('Call audit_guard.%s() on the table that holds the audit rows.', function);
+	END IF;
+END
+$$;
+
+/*
+ * Every role that reaches one of targets, walked from the targets down
+ * through pg_auth_members, breadth first (C, src/roles.c): for each role
+ * and each combination of the inherits and can_set flags, the shortest
+ * chain, written member first as role_paths() writes it.  privileges()
+ * keeps only the shortest qualifying chain per role, so it needs no
+ * other; role_paths() enumerates every chain from every role in the
+ * cluster, which made one table's check take about 190 ms at 500 roles.
+ */
+CREATE FUNCTION audit_guard.role_paths_to(targets oid[])
+RETURNS TABLE (member oid, target oid, path text, depth integer,
+			   inherits boolean, can_set boolean)
+AS 'MODULE_PATHNAME', 'audit_guard_role_paths_to'
+LANGUAGE C STABLE STRICT;
+
+/*
+ * privilege_holders(tbl), as in 1.0, but reading only the tables asked
+ * about through pg_class's index (1.0's filter read pg_class whole).
+ */
+CREATE OR REPLACE FUNCTION audit_guard.privilege_holders(tbl regclass DEFAULT NULL)
+RETURNS TABLE (table_name regclass, holder oid, privilege text, self_via text,
+			   reach text, risk text, what text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH t AS (
+	SELECT c.oid AS relid, c.relowner, c.relacl, c.relrowsecurity,
+		   r.designated_owner
+	  FROM pg_catalog.pg_class c
+	  LEFT JOIN audit_guard.registry r ON r.relid = c.oid
+	 WHERE c.oid = ANY (CASE WHEN tbl IS NULL
+							 THEN ARRAY(SELECT reg.relid::oid FROM audit_guard.registry reg)
+							 ELSE ARRAY[tbl::oid] END)
+),
+acl AS (
+	SELECT t.relid, a.grantee, a.privilege_type, NULL::name AS column_name
+	  FROM t, pg_catalog.aclexplode(coalesce(t.relacl,
+								pg_catalog.acldefault('r', t.relowner))) a
+	 WHERE a.grantee <> t.relowner
+	UNION ALL
+	SELECT t.relid, a.grantee, a.privilege_type, att.attname
+	  FROM t
+	  JOIN pg_catalog.pg_attribute att
+		ON att.attrelid = t.relid AND att.attnum > 0 AND NOT att.attisdropped
+	   AND att.attacl IS NOT NULL,
+		   pg_catalog.aclexplode(att.attacl) a
+	 WHERE a.grantee <> t.relowner
+),
+grants AS (
+	SELECT relid, grantee, privilege_type,
+		   bool_or(column_name IS NULL) AS whole_table,
+		   pg_catalog.string_agg(pg_catalog.quote_ident(column_name), ', '
+								 ORDER BY column_name) AS columns
+	  FROM acl
+	 WHERE privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE', 'TRIGGER', 'REFERENCES')
+	 GROUP BY relid, grantee, privilege_type
+),
+consequence (privilege, risk, phrase) AS (
+	VALUES ('UPDATE', 'high', 'only audit_guard stands between it and rewriting rows'),
+		   ('DELETE', 'high', 'only audit_guard stands between it and deleting rows'),
+		   ('TRUNCATE', 'high', 'only audit_guard stands between it and emptying the table'),
+		   ('TRIGGER', 'high', 'it can attach triggers that change rows as they are inserted'),
+		   ('REFERENCES', 'medium', 'it can create foreign keys to the table, which lock its rows')
+)
+SELECT t.relid, t.relowner, 'OWNER', 'ownership', 'use', 'critical',
+	   'owns the table: no REVOKE binds it, and it can grant any privilege on the table and alter it'
+  FROM t
+UNION ALL
+SELECT t.relid, t.designated_owner, 'DESIGNATED OWNER', 'direct', 'any', 'critical',
+	   'is its designated owner: it can switch the guard triggers off and unprotect the table'
+  FROM t
+ WHERE t.designated_owner IS NOT NULL
+UNION ALL
+SELECT t.relid, r.oid, 'SUPERUSER', 'superuser', 'set', 'critical',
+	   'is a superuser: no privilege check applies to it, and it can change the server configuration audit_guard depends on'
+  FROM t, pg_catalog.pg_roles r
+ WHERE r.rolsuper
+UNION ALL
+SELECT g.relid, g.grantee, g.privilege_type, 'direct', 'use',
+	   CASE WHEN g.grantee = 0 AND c.risk = 'high' THEN 'critical' ELSE c.risk END,
+	   CASE WHEN g.whole_table
+			THEN pg_catalog.format('holds %s on the table: %s', g.privilege_type, c.phrase)
+			ELSE pg_catalog.format('holds %s on columns (%s) of the table: %s',
+								   g.privilege_type, g.columns, c.phrase)
+	   END
+  FROM grants g
+  JOIN consequence c ON c.privilege = g.privilege_type
+UNION ALL
+SELECT t.relid, w.oid, c.privilege, 'predefined', 'use', c.risk,
+	   pg_catalog.format('holds %s on every table: %s', c.privilege, c.phrase)
+  FROM t, pg_catalog.pg_roles w, consequence c
+ WHERE w.rolname = 'pg_write_all_data' AND c.privilege IN ('UPDATE', 'DELETE')
+UNION ALL
+SELECT t.relid, r.oid, 'BYPASSRLS', 'attribute', 'set',
+	   CASE WHEN t.relrowsecurity THEN 'medium' ELSE 'low' END,
+	   'has BYPASSRLS: row-level security policies on the table do not apply to it'
+  FROM t, pg_catalog.pg_roles r
+ WHERE r.rolbypassrls AND NOT r.rolsuper
+UNION ALL
+SELECT t.relid, r.oid, 'CREATEROLE', 'attribute', 'set', 'high',
+	   'has CREATEROLE: it can grant itself membership in the table''s owner'
+  FROM t, pg_catalog.pg_roles r
+ WHERE r.rolcreaterole AND NOT r.rolsuper
+   AND pg_catalog.current_setting('server_version_num')::integer < 160000
+$$;
+
+/*
+ * privileges(tbl): the same rows as in 1.0, now walking the role graph
+ * only from the roles that hold something (role_paths_to()), once for
+ * all tables asked about; and a table given must be a table.
+ */
+CREATE OR REPLACE FUNCTION audit_guard.privileges(tbl regclass DEFAULT NULL)
+RETURNS TABLE (table_name regclass, role_name name, can_login boolean,
+			   via text, privilege text, risk text, explanation text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF tbl IS NOT NULL THEN
+		PERFORM audit_guard.require_table(tbl, 'privileges');
+	END IF;
+	RETURN QUERY
+	WITH h AS MATERIALIZED (
+		SELECT * FROM audit_guard.privilege_holders(tbl)
+	),
+	p AS MATERIALIZED (
+		SELECT * FROM audit_guard.role_paths_to(ARRAY(SELECT DISTINCT h.holder FROM h))
+	),
+	by_role AS (
+		SELECT DISTINCT ON (h.table_name, s.oid, h.privilege)
+			   h.table_name, s.rolname, s.rolcanlogin,
+			   CASE WHEN p.depth = 0 THEN h.self_via ELSE 'membership' END,
+			   h.privilege, h.risk,
+			   CASE WHEN p.depth = 0 THEN h.what
+					WHEN p.can_set AND NOT p.inherits
+					THEN pg_catalog.format('can SET ROLE %I through %s, which %s',
+										   g.rolname, p.path, h.what)
+					ELSE pg_catalog.format('is a member of %I through %s, which %s',
+										   g.rolname, p.path, h.what)
+			   END
+		  FROM h
+		  JOIN p ON p.target = h.holder
+		  JOIN pg_catalog.pg_roles s ON s.oid = p.member
+		  JOIN pg_catalog.pg_roles g ON g.oid = p.target
+		 WHERE CASE h.reach
+				   WHEN 'any' THEN true
+				   WHEN 'use' THEN p.inherits OR p.can_set
+				   ELSE p.can_set
+			   END
+		   -- a superuser: its own SUPERUSER row, and whether it owns the table
+		   AND (NOT s.rolsuper OR h.privilege IN ('OWNER', 'DESIGNATED OWNER')
+				OR (h.privilege = 'SUPERUSER' AND p.depth = 0))
+		   -- predefined roles: only what was granted to them by name
+		   AND (s.rolname !~ '^pg_' OR (h.self_via = 'direct' AND p.depth = 0))
+		 ORDER BY h.table_name, s.oid, h.privilege, p.depth, p.inherits DESC
+	),
+	to_public AS (
+		SELECT h.table_name, 'PUBLIC'::name, NULL::boolean, 'public', h.privilege,
+			   h.risk, h.what || '; every role, present and future, holds what PUBLIC holds'
+		  FROM h
+		 WHERE h.holder = 0
+	)
+	SELECT f.*
+	  FROM (SELECT * FROM by_role UNION ALL SELECT * FROM to_public) AS f
+		   (table_name, role_name, can_login, via, privilege, risk, explanation)
+	 ORDER BY f.table_name::text,
+			  pg_catalog.array_position(ARRAY['critical', 'high', 'medium', 'low'], f.risk),
+			  f.role_name, f.privilege;
+END
+$$;
+
+/*
+ * check(tbl): as in 1.0, but a table given that has no registry row must
+ * be an existing table: an OID that names nothing, 0, an index, a
+ * sequence, a view or a composite type gets an error saying so, instead
+ * of a "registry row" that does not exist or rows about triggers such a
+ * relation cannot carry.  An OID with a registry row and no relation
+ * still gets its 'registered' row saying exactly that.
+ */
+CREATE OR REPLACE FUNCTION audit_guard.check(tbl regclass DEFAULT NULL)
+RETURNS TABLE (table_name regclass, check_name text, status text, detail text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	guard_fn	oid := pg_catalog.to_regprocedure('audit_guard.reject_change()');
+	lib_status	text := 'ok';
+	lib_detail	text := 'audit_guard''s hooks are installed in this backend';
+	rel			record;
+	found_any	boolean := false;
+BEGIN
+	IF tbl IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM audit_guard.registry r WHERE r.relid = tbl) THEN
+		PERFORM audit_guard.require_table(tbl, 'check');
+	END IF;
+
+	-- Without preloading, calling into the library fails with 55000
+	BEGIN
+		IF NOT audit_guard.hooks_active() THEN
+			lib_status := 'failed';
+			lib_detail := 'audit_guard''s hooks are not installed in this backend';
+		END IF;
+	EXCEPTION WHEN object_not_in_prerequisite_state THEN
+		lib_status := 'failed';
+		lib_detail := 'audit_guard is not loaded through shared_preload_libraries, so no backend runs its hooks';
+	END;
+
+	FOR rel IN
+		SELECT cand.relid, c.relkind, r.relid IS NOT NULL AS registered,
+			   r.designated_owner, o.rolname AS owner_name
+		  FROM (SELECT reg.relid::oid FROM audit_guard.registry reg
+				 WHERE tbl IS NULL
+				UNION
+				SELECT tg.tgrelid FROM pg_catalog.pg_trigger tg
+				 WHERE tbl IS NULL AND tg.tgfoid = guard_fn
+				UNION
+				SELECT tbl::oid WHERE tbl IS NOT NULL) AS cand (relid)
+		  LEFT JOIN pg_catalog.pg_class c ON c.oid = cand.relid
+		  LEFT JOIN audit_guard.registry r ON r.relid = cand.relid
+		  LEFT JOIN pg_catalog.pg_roles o ON o.oid = r.designated_owner
+		 ORDER BY cand.relid::regclass::text
+	LOOP
+		found_any := true;
+		table_name := rel.relid;
+
+		check_name := 'library';
+		status := lib_status;
+		detail := lib_detail;
+		RETURN NEXT;
+
+		check_name := 'registered';
+		status := 'failed';
+		IF rel.relkind IS NULL THEN
+			detail := pg_catalog.format('audit_guard.registry has a row for relation %s, which no longer exists', rel.relid);
+		ELSIF NOT rel.registered THEN
+			detail := 'the table is not protected by audit_guard (it has no row in audit_guard.registry)';
+		ELSIF rel.owner_name IS NULL THEN
+			detail := pg_catalog.format('designated owner role %s no longer exists', rel.designated_owner::oid);
+		ELSE
+			status := 'ok';
+			detail := pg_catalog.format('protected; designated owner %I', rel.owner_name);
+		END IF;
+		RETURN NEXT;
+
+		CONTINUE WHEN rel.relkind IS NULL;
+		RETURN QUERY SELECT rel.relid::regclass, x.check_name, x.status, x.detail
+		  FROM audit_guard.guard_trigger_checks(rel.relid) x;
+
+		IF rel.relkind = 'p' THEN
+			RETURN QUERY SELECT rel.relid::regclass, 'partitions'::text, x.status, x.detail
+			  FROM audit_guard.partition_check(rel.relid, rel.designated_owner) x;
+		END IF;
+	END LOOP;
+
+	IF NOT found_any THEN
+		table_name := NULL;
+		check_name := 'registered';
+		status := 'warning';
+		detail := 'no table in this database is protected by audit_guard';
+		RETURN NEXT;
+	END IF;
+END
+$$;
+
+/*
+ * What stops runtime_role from being a safe, append-only writer of tbl,
+ * one sentence a row, each with its kind:
+ *   guard     the guard itself is not intact (check())
+ *   rewrite   the role, or PUBLIC, holds something that could change or
+ *             empty the table, or switch its guard off (privileges())
+ *   job       the role lacks what an audit writer needs: INSERT and
+ *             SELECT on the table, USAGE on its schema and on the
+ *             sequences its serial columns draw from
+ * 'guard' and 'rewrite' mean history can be rewritten; 'job' only that the
+ * role cannot write the trail, which is right for a read-only role.
+ */
+CREATE FUNCTION audit_guard.append_only_findings(tbl regclass, runtime_role regrole)
+RETURNS TABLE (kind text, problem text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	role_label	text := pg_catalog.format('role %s', runtime_role);
+BEGIN
+	IF tbl IS NULL OR runtime_role IS NULL THEN
+		RAISE EXCEPTION 'table and runtime role must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Call it as audit_guard.assert_append_only(''audit_log'', ''app_role'').';
+	END IF;
+	PERFORM audit_guard.require_table(tbl, 'assert_append_only');
+
+	RETURN QUERY
+		SELECT 'guard', c.detail || '.'
+		  FROM audit_guard.check(tbl) c
+		 WHERE c.status = 'failed';
+
+	RETURN QUERY
+		SELECT 'rewrite',
+			   CASE WHEN p.via = 'public' THEN 'PUBLIC ' ELSE role_label || ' ' END
+			   || p.explanation || '.'
+		  FROM audit_guard.privileges(tbl) p
+		 WHERE p.risk IN ('critical', 'high')
+		   AND (p.via = 'public' OR p.role_name = (SELECT r.rolname FROM pg_catalog.pg_roles r
+													 WHERE r.oid = runtime_role));
+
+	kind := 'job';
+	IF NOT pg_catalog.has_table_privilege(runtime_role, tbl, 'INSERT') THEN
+		problem := role_label || ' lacks INSERT on the table, so it cannot write the audit trail.';
+		RETURN NEXT;
+	END IF;
+	IF NOT pg_catalog.has_table_privilege(runtime_role, tbl, 'SELECT') THEN
+		problem := role_label || ' lacks SELECT on the table (INSERT ... RETURNING needs it).';
+		RETURN NEXT;
+	END IF;
+	RETURN QUERY
+		SELECT 'job', pg_catalog.format('%s lacks USAGE on schema %I.', role_label, n.nspname)
+		  FROM pg_catalog.pg_class c
+		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 WHERE c.oid = tbl
+		   AND NOT pg_catalog.has_schema_privilege(runtime_role, n.oid, 'USAGE');
+	RETURN QUERY
+		SELECT 'job', pg_catalog.format('%s lacks USAGE on sequence %s, which column %I draws from.',
+										role_label, d.objid::regclass, a.attname)
+		  FROM pg_catalog.pg_depend d
+		  JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+		  JOIN pg_catalog.pg_attribute a
+			ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+		 WHERE d.classid = 'pg_catalog.pg_class'::regclass
+		   AND d.refclassid = 'pg_catalog.pg_class'::regclass
+		   AND d.refobjid = tbl AND d.deptype = 'a'
+		   -- CASE: the planner may test a row before the relkind join filters it
+		   AND CASE WHEN s.relkind = 'S'
+					THEN NOT pg_catalog.has_sequence_privilege(runtime_role, d.objid, 'USAGE, UPDATE')
+			   END
+		 ORDER BY a.attnum;
+END
+$$;
+
+/* append_only_problems(tbl, role): every finding, as in 1.0, in that order. */
+CREATE OR REPLACE FUNCTION audit_guard.append_only_problems(tbl regclass, runtime_role regrole)
+RETURNS SETOF text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT f.problem FROM audit_guard.append_only_findings(tbl, runtime_role) f
+$$;
+
+/*
+ * assert_append_only(tbl, runtime_role): true, or one error (42501) whose
+ * DETAIL lists every problem.  The headline says what is at stake: "table
+ * ... is not append-only for role ..." only when history can be rewritten
+ * (a 'guard' or 'rewrite' finding); a role that cannot rewrite anything
+ * but lacks what a writer needs gets "role ... cannot append to table
+ * ...", and a hint pointing read-only roles to assert_cannot_rewrite().
+ */
+CREATE OR REPLACE FUNCTION audit_guard.assert_append_only(tbl regclass, runtime_role regrole)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	findings	record;
+	risks		text[] := ARRAY[]::text[];
+	gaps		text[] := ARRAY[]::text[];
+	problems	text[];
+	n			integer;
+BEGIN
+	FOR findings IN SELECT * FROM audit_guard.append_only_findings(tbl, runtime_role) LOOP
+		IF findings.kind = 'job' THEN
+			gaps := gaps || findings.problem;
+		ELSE
+			risks := risks || findings.problem;
+		END IF;
+	END LOOP;
+	problems := risks || gaps;
+	n := pg_catalog.cardinality(problems);
+	IF n = 0 THEN
+		RETURN true;
+	END IF;
+	IF pg_catalog.cardinality(risks) > 0 THEN
+		RAISE EXCEPTION 'table % is not append-only for role %', tbl, runtime_role
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = pg_catalog.format('%s found:', CASE WHEN n = 1 THEN 'One problem'
+															  ELSE n || ' problems' END)
+						   || E'\n- ' || pg_catalog.array_to_string(problems, E'\n- '),
+				  HINT = pg_catalog.format('Run SELECT * FROM audit_guard.privileges(%L) for every role that can change the table; the runtime role should hold only INSERT and SELECT, and neither own the table nor belong to its owner.',
+										   tbl::text);
+	END IF;
+	RAISE EXCEPTION 'role % cannot append to table %', runtime_role, tbl
+		USING ERRCODE = 'insufficient_privilege',
+			  DETAIL = 'The role cannot rewrite history in the table (the guard is intact and it holds nothing that could change it), but it cannot write the audit trail:'
+					   || E'\n- ' || pg_catalog.array_to_string(problems, E'\n- '),
+			  HINT = pg_catalog.format('Grant it what it lacks; for a role that should only read the table, assert audit_guard.assert_cannot_rewrite(%L, %L) instead.',
+									   tbl::text, runtime_role::text);
+END
+$$;
+
+/*
+ * assert_cannot_rewrite(tbl, role): the read-only variant, for auditors
+ * and reporting roles: true when the guard is intact and neither the role
+ * nor PUBLIC holds anything that could change the table or switch its
+ * guard off; otherwise the same error as assert_append_only().  It does
+ * not ask for INSERT.
+ */
+CREATE FUNCTION audit_guard.assert_cannot_rewrite(tbl regclass, some_role regrole)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	problems	text[] := ARRAY(SELECT f.problem
+								  FROM audit_guard.append_only_findings(tbl, some_role) f
+								 WHERE f.kind <> 'job');
+	n			integer := pg_catalog.cardinality(problems);
+BEGIN
+	IF n = 0 THEN
+		RETURN true;
+	END IF;
+	RAISE EXCEPTION 'table % is not append-only for role %', tbl, some_role
+		USING ERRCODE = 'insufficient_privilege',
+			  DETAIL = pg_catalog.format('%s found:', CASE WHEN n = 1 THEN 'One problem'
+														  ELSE n || ' problems' END)
+					   || E'\n- ' || pg_catalog.array_to_string(problems, E'\n- '),
+			  HINT = pg_catalog.format('Run SELECT * FROM audit_guard.privileges(%L) for every role that can change the table.',
+									   tbl::text);
+END
+$$;
+
+/* pgTAP: ok when assert_cannot_rewrite(tbl, some_role) would pass. */
+CREATE FUNCTION audit_guard.tap_cannot_rewrite(tbl regclass, some_role regrole,
+											   description text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql VOLATILE
+AS $$
+	SELECT audit_guard.tap_result(
+		ARRAY(SELECT f.problem FROM audit_guard.append_only_findings(tbl, some_role) f
+			   WHERE f.kind <> 'job'),
+		coalesce(description,
+				 pg_catalog.format('role %s cannot rewrite %s', some_role, tbl)))
+$$;
+
+/*
+ * History after a restore.  history.relid is the OID the table had where
+ * the event was recorded; a restore into another database or cluster
+ * keeps that number, which then names nothing or another relation.  From
+ * 1.1 each event also records where it was recorded (recorded_in: the
+ * cluster's system identifier and the database's OID), and the view
+ * table_history says what stays true: the qualified name as recorded,
+ * whether the event was recorded in this database, and the table now
+ * (by OID when recorded here, so a renamed table is still found; by the
+ * recorded name otherwise, which after a restore finds the restored
+ * table).  Events from before 1.1 have no recorded_in and are found by
+ * name.  The column is added without a default first so that existing
+ * rows stay NULL ("unknown") instead of claiming to be local.
+ */
+CREATE FUNCTION audit_guard.database_identity()
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT s.system_identifier::text || '/' || d.oid::text
+	  FROM pg_catalog.pg_control_system() s, pg_catalog.pg_database d
+	 WHERE d.datname = pg_catalog.current_database()
+$$;
+
+ALTER TABLE audit_guard.history ADD COLUMN recorded_in text;
+ALTER TABLE audit_guard.history
+	ALTER COLUMN recorded_in SET DEFAULT audit_guard.database_identity();
+
+CREATE VIEW audit_guard.table_history AS
+	SELECT h.at, h.action, h.table_name, h.designated_owner, h.performed_by,
+		   CASE WHEN h.recorded_in IS NULL THEN 'unknown'
+				WHEN h.recorded_in = audit_guard.database_identity() THEN 'here'
+				ELSE 'elsewhere' END AS recorded,
+		   h.relid AS recorded_relid,
+		   CASE WHEN h.recorded_in = audit_guard.database_identity()
+				THEN (SELECT c.oid::pg_catalog.regclass FROM pg_catalog.pg_class c
+					   WHERE c.oid = h.relid)
+				ELSE pg_catalog.to_regclass(h.table_name)
+		   END AS table_now
+	  FROM audit_guard.history h;
+GRANT SELECT ON audit_guard.table_history TO PUBLIC;
+
+/*
+ * Default partitions of protected partitioned tables.  A row in the
+ * default partition blocks every new partition whose range covers it
+ * (PostgreSQL refuses to create a partition the default holds rows for),
+ * and moving it out is DELETE + INSERT, which the guard refuses: pg_partman
+ * then fails every maintenance run.  Refusing default partitions is no
+ * answer (pg_partman 4 creates one for every native set, and without one
+ * an out-of-range audit row fails its INSERT, losing the event), so the
+ * designated owner gets two steps that keep every row:
+ *
+ *   detach_default(parent)      detaches the default partition, still
+ *                               protected, under a new name, and puts an
+ *                               empty protected default partition in its
+ *                               place; returns the detached table
+ *   (create the partitions the rows need: pg_partman's maintenance or
+ *    create_partition_time(), or CREATE TABLE ... PARTITION OF)
+ *   move_detached_rows(parent, detached)
+ *                               inserts every row of the detached table
+ *                               into parent, refuses (changing nothing) if
+ *                               any would land in the default partition
+ *                               again, then drops the detached table;
+ *                               returns the rows moved
+ *
+ * Both run as the caller, who must be a member of the parent's designated
+ * owner (superuser status does not count) and hold what PostgreSQL asks
+ * for the DDL (ownership of the tables, through membership).  history
+ * records each step: the new default's 'partition', the detached table's
+ * 'unprotect' and 'drop'.
+ */
+
+/* Ensure the current user may move rows of parent: its designated owner. */
+CREATE FUNCTION audit_guard.require_designated_owner(parent regclass, function text)
+RETURNS regrole
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	owner	regrole;
+BEGIN
+	PERFORM audit_guard.require_table(parent, function);
+	SELECT r.designated_owner INTO owner FROM audit_guard.registry r WHERE r.relid = parent;
+	IF owner IS NULL THEN
+		RAISE EXCEPTION 'table % is not protected by audit_guard', parent
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'It has no row in audit_guard.registry.',
+				  HINT = 'See audit_guard.protected_tables for the protected tables.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM audit_guard.role_paths_to(ARRAY[owner::oid]) p
+					WHERE p.member = (SELECT r.oid FROM pg_catalog.pg_roles r
+									   WHERE r.rolname = current_user)) THEN
+		RAISE EXCEPTION 'permission denied for audit_guard.%() on protected table %', function, parent
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = pg_catalog.format('Only members of its designated owner role %s may do this.', owner),
+				  HINT = pg_catalog.format('Run it as role %s (SET ROLE %s); superuser status does not count as being the designated owner.', owner, owner);
+	END IF;
+	RETURN owner;
+END
+$$;
+
+/* The default partition of parent, or NULL. */
+CREATE FUNCTION audit_guard.default_partition(parent regclass)
+RETURNS regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.oid::pg_catalog.regclass
+	  FROM pg_catalog.pg_inherits i
+	  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+	 WHERE i.inhparent = parent
+	   AND pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'
+$$;
+
+/* Step one: see above. */
+CREATE FUNCTION audit_guard.detach_default(parent regclass)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	def			regclass;
+	def_name	name;
+	nsp			name;
+	holder		name;
+BEGIN
+	PERFORM audit_guard.require_designated_owner(parent, 'detach_default');
+	def := audit_guard.default_partition(parent);
+	IF def IS NULL THEN
+		RAISE EXCEPTION 'table % has no default partition', parent
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	SELECT c.relname, n.nspname INTO def_name, nsp
+	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = def;
+	-- <default>_detached_<n>, the first n whose name is free
+	SELECT pg_catalog.left(def_name, 40) || '_detached_' || n INTO holder
+	  FROM pg_catalog.generate_series(1, 1000000) n
+	 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c
+						WHERE c.relnamespace = pg_catalog.to_regnamespace(pg_catalog.quote_ident(nsp))
+						  AND c.relname = pg_catalog.left(def_name, 40) || '_detached_' || n)
+	 LIMIT 1;
+	EXECUTE pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s', parent, def);
+	EXECUTE pg_catalog.format('ALTER TABLE %s RENAME TO %I', def, holder);
+	EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', nsp, def_name, parent);
+	RETURN pg_catalog.format('%I.%I', nsp, holder)::pg_catalog.regclass;
+END
+$$;
+
+/* Step three: see above. */
+CREATE FUNCTION audit_guard.move_detached_rows(parent regclass, detached regclass)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	owner		regrole := audit_guard.require_designated_owner(parent, 'move_detached_rows');
+	def			regclass := audit_guard.default_partition(parent);
+	cols		text;
+	n_rows		bigint;
+	n_moved		bigint;
+	n_before	bigint := 0;
+	n_after		bigint := 0;
+BEGIN
+	PERFORM audit_guard.require_table(detached, 'move_detached_rows');
+	IF NOT EXISTS (SELECT FROM audit_guard.registry r
+					WHERE r.relid = detached AND r.designated_owner = owner)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = detached AND c.relispartition)
+	   OR detached = parent THEN
+		RAISE EXCEPTION 'table % is not a detached table of %', detached, parent
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Rows are moved from a protected table that is no partition and has the same designated owner, as audit_guard.detach_default() leaves it.';
+	END IF;
+	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+	  INTO cols
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = parent AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+
+	IF def IS NOT NULL THEN
+		EXECUTE pg_catalog.format('SELECT count(*) FROM ONLY %s', def) INTO n_before;
+	END IF;
+	EXECUTE pg_catalog.format('SELECT count(*) FROM %s', detached) INTO n_rows;
+	EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s',
+							  parent, cols, cols, detached);
+	GET DIAGNOSTICS n_moved = ROW_COUNT;
+	IF def IS NOT NULL THEN
+		EXECUTE pg_catalog.format('SELECT count(*) FROM ONLY %s', def) INTO n_after;
+	END IF;
+	IF n_moved <> n_rows THEN
+		RAISE EXCEPTION 'moved % rows of %, which holds %', n_moved, detached, n_rows
+			USING ERRCODE = 'internal_error';
+	END IF;
+	IF n_after > n_before THEN
+		RAISE EXCEPTION '% of the % rows of % would land in the default partition % again',
+				n_after - n_before, n_rows, detached, def
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Nothing was moved.',
+				  HINT = pg_catalog.format('Create the partitions those rows belong to first (SELECT min(...), max(...) FROM %s shows their range), for example with pg_partman''s create_partition_time().', detached);
+	END IF;
+	-- its designated owner drops it protected: history records the drop
+	EXECUTE pg_catalog.format('DROP TABLE %s', detached);
+	RETURN n_moved;
+END
+$$;
+
 /* ---- Retention, purge, redaction (issue 11) ---- */

@@ -137,6 +137,11 @@ extern Oid	audit_guard_protected_user_of_type(Oid typid, int depth);
 /* object_access.c */
 extern bool audit_guard_in_own_script(void);
 
+/* roles.c: designated owners are roles that exist (issue 10) */
+extern void audit_guard_lock_owner_role(Oid roleid);
+extern List *audit_guard_roles_to_drop(Node *parsetree);
+extern void audit_guard_check_dropped_roles(List *roles);
+
 /* the hooks, one installer per layer */
 extern void audit_guard_install_utility_hook(void);
 extern void audit_guard_install_object_access_hook(void);

@@ -121,4 +121,17 @@ typedef RangeTblEntry AgPermItem;
 #define AG_CHECK_PERMS_ITEMS rangeTable
 #endif
 
+/*
+ * A membership grant's INHERIT and SET options: per grant from 16, before
+ * that INHERIT is the member role's rolinherit and SET ROLE is always
+ * allowed.
+ */
+#if PG_VERSION_NUM >= 160000
+#define ag_grant_inherits(form, member_rolinherit) ((form)->inherit_option)
+#define ag_grant_can_set(form) ((form)->set_option)
+#else
+#define ag_grant_inherits(form, member_rolinherit) (member_rolinherit)
+#define ag_grant_can_set(form) true
+#endif
+
 #endif							/* AUDIT_GUARD_COMPAT_H */

@@ -518,11 +518,38 @@ guard_and_register(List *tables, Oid owner, const char *action)
 	end_spi(nestlevel);
 }
 
+/*
+ * What protect() did, as one line a migration log can show: protected
+ * now, already protected, or a new designated owner.
+ */
+static char *
+protect_outcome(Oid relid, Oid before, Oid owner, int partitions)
+{
+	char	   *table = audit_guard_table_name(relid);
+	char	   *owner_name = GetUserNameFromId(owner, false);
+	char	   *parts = partitions == 0 ? "" :
+		psprintf(", with %d partition%s", partitions, partitions == 1 ? "" : "s");
+
+	if (!OidIsValid(before))
+		return psprintf("protected %s%s; designated owner %s",
+						table, parts, quote_identifier(owner_name));
+	if (before != owner)
+		return psprintf("protected %s%s; designated owner changed from %s to %s",
+						table, parts,
+						quote_identifier(GetUserNameFromId(before, true) ?
+										 GetUserNameFromId(before, true) :
+										 psprintf("%u", before)),
+						quote_identifier(owner_name));
+	return psprintf("%s was already protected%s; designated owner %s",
+					table, parts, quote_identifier(owner_name));
+}
+
 /* SQL: audit_guard.protect(tbl regclass, owner regrole DEFAULT NULL) */
 Datum
 audit_guard_protect(PG_FUNCTION_ARGS)
 {
 	Oid			relid = table_argument(fcinfo, "protect");
+	Oid			before;
 	Oid			owner;
 	List	   *tables;
 	ListCell   *lc;
@@ -538,14 +565,18 @@ audit_guard_protect(PG_FUNCTION_ARGS)
 	check_protectable(relid);
 	LockRelationOid(relid, ShareRowExclusiveLock);
 	check_protectable(relid);	/* it may have changed while we waited */
+	if (!PG_ARGISNULL(1))
+		audit_guard_lock_owner_role(PG_GETARG_OID(1));	/* roles.c */
 
+	before = audit_guard_owner_of(relid);
 	owner = choose_owner(relid, PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1));
 	tables = table_and_partitions(relid);
 	check_no_standalone_partitions(relid, tables);
 	foreach(lc, tables)
 		check_no_before_insert(lfirst_oid(lc), owner);
 	guard_and_register(tables, owner, "protect");
-	PG_RETURN_VOID();
+	PG_RETURN_TEXT_P(cstring_to_text(protect_outcome(relid, before, owner,
+													 list_length(tables) - 1)));
 }
 
 /* Ensure unprotect() is asked of a protected table that is not a partition of one. */
@@ -554,11 +585,19 @@ check_unprotectable(Oid relid)
 {
 	Oid			ancestor;
 
+	if (!OidIsValid(audit_guard_owner_of(relid)) &&
+		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errdetail("audit_guard has no registry row for it either, so there is nothing to unprotect."),
+				 errhint("See audit_guard.protected_tables for the protected tables.")));
 	if (!OidIsValid(audit_guard_owner_of(relid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" is not protected by audit_guard",
-						get_rel_name(relid) ? audit_guard_table_name(relid) : "?"),
+						audit_guard_table_name(relid)),
+				 errdetail("It has no row in audit_guard.registry."),
 				 errhint("See audit_guard.protected_tables for the protected tables.")));
 	ancestor = protected_ancestor(relid);
 	if (OidIsValid(ancestor))
@@ -743,7 +782,7 @@ audit_guard_flush_forgotten(void)
 	foreach(lc, dropped)
 	{
 		DroppedTable *table = (DroppedTable *) lfirst(lc);
-		Oid			owner = audit_guard_owner_of(table->relid);
+		Oid			owner = audit_guard_registered_owner(table->relid);
 
 		if (OidIsValid(owner) &&
 			!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(table->relid)))

@@ -134,7 +134,10 @@ guarded_alter_operation(AlterTableCmd *cmd, Oid relid)
 		case AT_DetachPartitionFinalize:
 			return "DETACH PARTITION";
 		case AT_ChangeOwner:
-			return "OWNER TO";
+			/* handing the table to its designated owner weakens nothing */
+			return is_member_of_role_nosuper(get_rolespec_oid(cmd->newowner, false),
+											 audit_guard_owner_of(relid)) ?
+				NULL : "OWNER TO";
 		case AT_AddInherit:
 		case AT_DropInherit:
 			return "INHERIT/NO INHERIT";
@@ -745,8 +748,10 @@ run_and_check(AG_PROCESS_UTILITY_PARAMS)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	CommandId	start = IsTransactionState() ? GetCurrentCommandId(false) : 0;
+	List	   *dropped_roles = audit_guard_roles_to_drop(parsetree);	/* roles.c */
 
 	run_statement(AG_PROCESS_UTILITY_ARGS);
+	audit_guard_check_dropped_roles(dropped_roles);	/* roles.c */
 	after_statement(parsetree);
 	/* BEGIN, COMMIT, SHOW change no definition; commit checks itself */
 	if (IsA(parsetree, TransactionStmt) || IsA(parsetree, VariableShowStmt))

@@ -12,7 +12,8 @@ SELECT has_view('audit_guard', 'protected_tables', 'protected_tables view');
 SELECT columns_are('audit_guard', 'registry',
 	ARRAY['relid', 'designated_owner', 'protected_at', 'protected_by']);
 SELECT columns_are('audit_guard', 'history',
-	ARRAY['at', 'action', 'relid', 'table_name', 'designated_owner', 'performed_by']);
+	ARRAY['at', 'action', 'relid', 'table_name', 'designated_owner', 'performed_by',
+		  'recorded_in']);
 SELECT columns_are('audit_guard', 'protected_tables',
 	ARRAY['table_name', 'designated_owner', 'protected_at', 'protected_by',
 		  'protected_through']);
@@ -27,7 +28,7 @@ SELECT has_function('audit_guard', 'protect', ARRAY['regclass', 'regrole']);
 SELECT has_function('audit_guard', 'unprotect', ARRAY['regclass']);
 SELECT has_function('audit_guard', 'hooks_active', ARRAY[]::name[]);
 SELECT has_function('audit_guard', 'reject_change', ARRAY[]::name[]);
-SELECT function_returns('audit_guard', 'protect', ARRAY['regclass', 'regrole'], 'void');
+SELECT function_returns('audit_guard', 'protect', ARRAY['regclass', 'regrole'], 'text');
 SELECT function_returns('audit_guard', 'unprotect', ARRAY['regclass'], 'void');
 SELECT function_returns('audit_guard', 'hooks_active', ARRAY[]::name[], 'boolean');
 SELECT function_returns('audit_guard', 'reject_change', ARRAY[]::name[], 'trigger');

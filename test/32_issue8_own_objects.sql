@@ -11,7 +11,7 @@
 -- the logical-replication subscription that replays TRUNCATE, INSERT,
 -- UPDATE and DELETE into them, are in test/cluster/40_issue8_own_objects.sh.
 BEGIN;
-SELECT plan(123);
+SELECT plan(120);
 \ir issue8/fixture.sql
 
 -- an inheritance parent that fits the history
@@ -55,7 +55,8 @@ CREATE FUNCTION regress_i8.own_object_attacks() RETURNS text[] LANGUAGE sql IMMU
 		$$ALTER TABLE audit_guard.history ALTER COLUMN performed_by SET DEFAULT 'nobody'$$,
 		$$ALTER TABLE audit_guard.history ALTER COLUMN at DROP DEFAULT$$,
 		$$ALTER TABLE audit_guard.history ALTER COLUMN performed_by DROP NOT NULL$$,
-		$$ALTER TABLE audit_guard.history ALTER COLUMN action TYPE text USING 'protect'$$,
+		-- (ALTER COLUMN ... TYPE: PostgreSQL itself refuses it while the
+		-- audit_guard.table_history view reads every column)
 		$$ALTER TABLE audit_guard.history ADD COLUMN forged text DEFAULT random()::text$$,
 		$$ALTER TABLE audit_guard.history RENAME COLUMN action TO action_orig$$,
 		-- the tables themselves
