@@ -12,7 +12,12 @@ OBJS = \
 	src/triggers.o \
 	src/utility.o \
 	src/object_access.o \
-	src/executor.o
+	src/executor.o \
+	src/overrides.o \
+	src/seal_format.o \
+	src/seal_data.o \
+	src/seal.o \
+	src/verify.o
 
 # every released script and every upgrade step: 1.1 installs as 1.0 + 1.0--1.1
 DATA = $(wildcard $(EXTENSION)--*.sql)

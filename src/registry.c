@@ -57,6 +57,8 @@ typedef struct GuardCache
 	Oid			registry;
 	Oid			registry_pkey;
 	Oid			history;
+	Oid			seal_blocks;	/* InvalidOid before extension version 1.1 */
+	Oid			seal_rows;
 	Oid			guard_function;
 	HTAB	   *entries;
 } GuardCache;
@@ -113,6 +115,8 @@ find_extension_objects(void)
 		return;
 	cache.registry = get_relname_relid("registry", cache.schema);
 	cache.history = get_relname_relid("history", cache.schema);
+	cache.seal_blocks = get_relname_relid("seal_blocks", cache.schema);
+	cache.seal_rows = get_relname_relid("seal_rows", cache.schema);
 	cache.guard_function =
 		LookupFuncName(list_make2(makeString(get_namespace_name(cache.schema)),
 								  makeString("reject_change")),
@@ -338,13 +342,17 @@ audit_guard_protected_tables(void)
 	return result;
 }
 
-/* True for the extension's own tables, which only its functions may write. */
+/*
+ * True for the extension's own tables, which only its functions may write:
+ * the registry, its history and the seal data.
+ */
 bool
 audit_guard_is_own_table(Oid relid)
 {
 	ensure_cache();
 	return cache.extension && OidIsValid(relid) &&
-		(relid == cache.registry || relid == cache.history);
+		(relid == cache.registry || relid == cache.history ||
+		 relid == cache.seal_blocks || relid == cache.seal_rows);
 }
 
 /* The OIDs of the extension's registry, history, guard function, schema. */
