@@ -37,6 +37,17 @@ EXTRA_CLEAN = results regression.diffs regression.out tmp_check
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# audit_guard_verify (client/), built, installed into $(bindir) and cleaned
+# with the module; its own Makefile is plain PGXS too.
+CLIENT_TARGETS = client-all client-install client-uninstall client-clean
+all: client-all
+install: client-install
+uninstall: client-uninstall
+clean: client-clean
+.PHONY: $(CLIENT_TARGETS)
+$(CLIENT_TARGETS): client-%:
+	$(MAKE) -C client $* PG_CONFIG=$(PG_CONFIG)
+
 .PHONY: test demo bench metacheck
 # Builds, installs, starts a throwaway cluster, runs every suite, cleans up.
 test: metacheck
