@@ -87,16 +87,23 @@ register_callbacks(void)
 /*
  * Note that the current user, as designated owner, passed a check that
  * refuses everyone else: operation on relid (InvalidOid: on every
- * protected table, such as replica mode).
+ * protected table, such as replica mode).  A statement that passes several
+ * checks on one table (DISABLE TRIGGER ALL passes the utility hook's and
+ * then the object-access hook's for each guard trigger) is noted once.
  */
 void
 audit_guard_note_override(Oid relid, Oid owner, const char *operation)
 {
 	MemoryContext old;
 	Override   *entry;
+	ListCell   *lc;
 
 	if (flushing || !IsTransactionState())
 		return;
+	/* one record per table and statement: the first check names it best */
+	foreach(lc, pending)
+		if (((Override *) lfirst(lc))->relid == relid)
+			return;
 	register_callbacks();
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	entry = palloc(sizeof(Override));

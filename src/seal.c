@@ -248,9 +248,15 @@ write_block(Oid relid, AgBlockHeader *header, const unsigned char *hash,
 	audit_guard_end_spi(nestlevel);
 }
 
-/* The last block of a chain, refusing to extend one that does not parse. */
+/*
+ * The last block of a chain, which the new block names as its previous.
+ * seal() extends a chain whatever verify() would say of it: damage to the
+ * seal data is evidence, reported by verify() for good, and must not stop
+ * the sealing of what comes after.  A head whose stored hash is not 32
+ * bytes long is named by 32 zero bytes.
+ */
 static ChainHead
-chain_head(Relation rel, StoredBlock *blocks, int nblocks)
+chain_head(StoredBlock *blocks, int nblocks)
 {
 	ChainHead	head = {0};
 	int			i;
@@ -259,16 +265,9 @@ chain_head(Relation rel, StoredBlock *blocks, int nblocks)
 	{
 		if (!blocks[i].header)
 			continue;
-		if (!blocks[i].hashes_ok)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("seal data of table %s is damaged",
-							audit_guard_table_name(RelationGetRelid(rel))),
-					 errdetail("A hash of block " INT64_FORMAT " is not 32 bytes long.",
-							   blocks[i].block),
-					 errhint("Run audit_guard.verify() on the table to see every problem; seal() does not extend a damaged chain.")));
 		head.block = blocks[i].block;
-		memcpy(head.hash, blocks[i].block_hash, AG_HASH_LEN);
+		if (blocks[i].hashes_ok)
+			memcpy(head.hash, blocks[i].block_hash, AG_HASH_LEN);
 		break;
 	}
 	return head;
@@ -329,7 +328,7 @@ seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc)
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 
 	blocks = audit_guard_read_blocks(relid, snapshot, false, &nblocks);
-	head = chain_head(rel, blocks, nblocks);
+	head = chain_head(blocks, nblocks);
 	ag_buf_init(&rows.keys);
 	ag_buf_init(&rows.leaves);
 	collect_new_rows(rel, snapshot, audit_guard_key_sets(rel, blocks, nblocks, NULL),

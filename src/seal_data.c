@@ -906,22 +906,17 @@ audit_guard_problem(List **problems, Oid relid, int64 block,
 }
 
 /*
- * Report damaged seal data: to verify() as a problem, or, for seal(),
- * refuse to extend a chain whose stored rows cannot be read.
+ * Damaged seal data: verify() reports it; seal() only stops reading the
+ * block's keys (verify() will report the damage for as long as it stays,
+ * which is forever: nothing deletes seal data).
  */
 static void
 damaged(List **problems, Relation rel, StoredBlock *block, const char *what)
 {
 	block->rows_ok = false;
-	if (problems == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("seal data of table %s is damaged",
-						audit_guard_table_name(RelationGetRelid(rel))),
-				 errdetail("Block " INT64_FORMAT ": %s.", block->block, what),
-				 errhint("Run audit_guard.verify() on the table to see every problem; seal() does not extend a damaged chain.")));
-	audit_guard_problem(problems, RelationGetRelid(rel), block->block,
-						"seal data edited", "%s", what);
+	if (problems != NULL)
+		audit_guard_problem(problems, RelationGetRelid(rel), block->block,
+							"seal data edited", "%s", what);
 }
 
 /* The KeySet of list whose key columns are names, created when missing. */
@@ -1043,7 +1038,7 @@ add_block_keys(KeySet *set, StoredBlock *blocks, int index, Relation rel,
  * The sealed keys of every block, one KeySet per key-column list (a
  * primary key changed between seals makes a second).  Blocks without a
  * header have no key columns and are left out.  problems NULL: seal(),
- * which fails on damaged seal data rather than report it.
+ * which reports nothing.
  */
 List *
 audit_guard_key_sets(Relation rel, StoredBlock *blocks, int nblocks,
