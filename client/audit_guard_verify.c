@@ -1529,10 +1529,11 @@ main(int argc, char **argv)
 	/* text-like send forms in the database's own encoding, unconverted */
 	if (PQsetClientEncoding(conn, PQparameterStatus(conn, "server_encoding")) != 0)
 		fatal("could not set the client encoding: %s", PQerrorMessage(conn));
-	command("SET search_path = pg_catalog, pg_temp");
 	command("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 	schema_q = extension_schema();
+	/* TABLE arguments are read in the session's own search_path */
 	tables = list_tables(argc - optind, argv + optind, &ntables);
+	command("SET search_path = pg_catalog, pg_temp");
 	for (i = 0; i < ntables; i++)
 	{
 		verify_table(&tables[i]);

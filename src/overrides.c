@@ -11,7 +11,9 @@
  * written when the utility statement has finished (audit_guard_flush_
  * forgotten(), which the utility hook calls after every statement).  A
  * note made in a subtransaction that rolls back, or a statement that
- * fails, is forgotten with it.  Notes are dropped quietly when the
+ * fails, is forgotten with it.  Nothing is written while an extension
+ * script runs (the statement that ran it writes it).  Notes are dropped
+ * quietly when the
  * extension's tables are not there or not at version 1.1 (CREATE and DROP
  * EXTENSION, a database not yet updated): the LOG line of a refusal does
  * not depend on the tables, a record of a pass cannot.
@@ -21,6 +23,7 @@
 #include "audit_guard.h"
 
 #include "access/xact.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -142,7 +145,11 @@ audit_guard_flush_overrides(void)
 	ListCell   *lc;
 	int			nestlevel;
 
-	if (notes == NIL || flushing)
+	/*
+	 * Not while an extension script runs: ALTER EXTENSION UPDATE is noted
+	 * before its script changes history, and written after it.
+	 */
+	if (notes == NIL || flushing || creating_extension)
 		return;
 	pending = NIL;
 	if (!history_ready())
