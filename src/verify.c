@@ -201,13 +201,17 @@ bind_blocks(VerifyState *st)
 	}
 }
 
-/* Check one row against the sealed entry of its key. */
+/*
+ * Check one row against the sealed entry of its key.  Runs in the per-row
+ * memory context; a problem is recorded in the verify() context, cxt.
+ */
 static void
 check_row(VerifyState *st, KeySet *set, SealedKey *entry,
-		  TupleTableSlot *slot, AgBuf *rowbuf)
+		  TupleTableSlot *slot, AgBuf *rowbuf, MemoryContext cxt)
 {
 	StoredBlock *block = &st->blocks[entry->block_index];
 	unsigned char leaf[AG_HASH_LEN];
+	MemoryContext rowcxt;
 	SealProblem *p;
 
 	entry->found = true;
@@ -218,12 +222,14 @@ check_row(VerifyState *st, KeySet *set, SealedKey *entry,
 	ag_leaf_hash(rowbuf->data, rowbuf->len, leaf);
 	if (memcmp(leaf, entry->leaf, AG_HASH_LEN) == 0)
 		return;
+	rowcxt = MemoryContextSwitchTo(cxt);
 	p = audit_guard_problem(&st->problems, RelationGetRelid(st->rel),
 							block->block, "row changed",
 							"the row hashes to %s, but block " INT64_FORMAT " sealed %s",
 							hex_of(leaf), block->block, hex_of(entry->leaf));
 	p->key = entry->key;
 	p->row_key = audit_guard_slot_key_text(set->key, slot);
+	MemoryContextSwitchTo(rowcxt);
 }
 
 /* Step 2: one pass over the table's rows. */
@@ -262,11 +268,7 @@ check_rows(VerifyState *st, Snapshot snapshot)
 			audit_guard_encode(&keybuf, set->key, slot);
 			entry = audit_guard_key_lookup(set, keybuf.data, (uint32) keybuf.len);
 			if (entry != NULL && !entry->found)
-			{
-				MemoryContextSwitchTo(old);
-				check_row(st, set, entry, slot, &rowbuf);
-				MemoryContextSwitchTo(rowcxt);
-			}
+				check_row(st, set, entry, slot, &rowbuf, old);
 		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
