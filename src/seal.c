@@ -331,7 +331,7 @@ seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc)
 	head = chain_head(blocks, nblocks);
 	ag_buf_init(&rows.keys);
 	ag_buf_init(&rows.leaves);
-	collect_new_rows(rel, snapshot, audit_guard_key_sets(rel, blocks, nblocks, NULL),
+	collect_new_rows(rel, snapshot, audit_guard_key_sets(rel, blocks, nblocks, false, NULL),
 					 cols, key, &rows);
 	UnregisterSnapshot(snapshot);
 

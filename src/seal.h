@@ -78,22 +78,31 @@ typedef struct SealKeyRef
 	uint32		len;
 } SealKeyRef;
 
-/* A sealed key found in the seal data (a simplehash entry). */
+/* A sealed key found in the seal data. */
 typedef struct SealedKey
 {
 	SealKeyRef	key;
-	uint32		hash;
-	char		status;			/* simplehash's */
 	bool		found;			/* verify(): the table still has the row */
 	int			block_index;	/* into the caller's array of StoredBlocks */
 	const unsigned char *leaf;	/* NULL when leaves were not read */
 } SealedKey;
 
-/* The sealed keys of one key-column list. */
+/*
+ * The sealed keys of one key-column list: every key in the order it is
+ * stored (block by block, key order within a block), a cursor at the key
+ * after the last one found, and a hash of them all, built when a lookup
+ * misses the cursor (or at once, for verify(), to find keys sealed twice).
+ * A table read in the order it was written meets its keys nearly in that
+ * order, so most lookups cost one comparison.
+ */
 typedef struct KeySet
 {
 	SealColumns *key;			/* bound to the table */
-	struct keyset_hash *hash;
+	SealedKey  *entries;
+	uint32		n;
+	uint32		cap;
+	uint32		cursor;
+	struct keyset_hash *hash;	/* of entry indexes; NULL until needed */
 } KeySet;
 
 /* One problem verify() reports. */
@@ -136,7 +145,7 @@ extern StoredBlock *audit_guard_read_blocks(Oid relid, Snapshot snapshot,
 											bool leaves, int *nblocks);
 extern List *audit_guard_sealed_tables(Snapshot snapshot);
 extern List *audit_guard_key_sets(Relation rel, StoredBlock *blocks,
-								  int nblocks, List **problems);
+								  int nblocks, bool hash, List **problems);
 extern SealedKey *audit_guard_key_lookup(KeySet *set, const unsigned char *key,
 										 uint32 keylen);
 extern void audit_guard_key_iterate(KeySet *set,

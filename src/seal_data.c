@@ -44,13 +44,25 @@
 #include "utils/date.h"
 #include "utils/uuid.h"
 
-/* simplehash: sealed keys by their bytes */
+/*
+ * simplehash: indexes into a KeySet's entries, by the bytes of their key.
+ * A lookup by bytes puts the probe at the index just past the entries.
+ */
+typedef struct KeyIndex
+{
+	uint32		index;
+	uint32		hash;
+	char		status;
+} KeyIndex;
+
+#define KEY_OF(tb, i) (((KeySet *) (tb)->private_data)->entries[i].key)
 #define SH_PREFIX keyset
-#define SH_ELEMENT_TYPE SealedKey
-#define SH_KEY_TYPE SealKeyRef
-#define SH_KEY key
-#define SH_HASH_KEY(tb, k) hash_bytes((k).data, (int) (k).len)
-#define SH_EQUAL(tb, a, b) ((a).len == (b).len && memcmp((a).data, (b).data, (a).len) == 0)
+#define SH_ELEMENT_TYPE KeyIndex
+#define SH_KEY_TYPE uint32
+#define SH_KEY index
+#define SH_HASH_KEY(tb, k) hash_bytes(KEY_OF(tb, k).data, (int) KEY_OF(tb, k).len)
+#define SH_EQUAL(tb, a, b) (KEY_OF(tb, a).len == KEY_OF(tb, b).len && \
+	memcmp(KEY_OF(tb, a).data, KEY_OF(tb, b).data, KEY_OF(tb, a).len) == 0)
 #define SH_STORE_HASH
 #define SH_GET_HASH(tb, a) ((a)->hash)
 #define SH_SCOPE static inline
@@ -921,7 +933,7 @@ damaged(List **problems, Relation rel, StoredBlock *block, const char *what)
 
 /* The KeySet of list whose key columns are names, created when missing. */
 static KeySet *
-key_set_for(List **sets, Relation rel, int n, const char **names, size_t rows)
+key_set_for(List **sets, Relation rel, int n, const char **names)
 {
 	ListCell   *lc;
 	KeySet	   *set;
@@ -934,15 +946,55 @@ key_set_for(List **sets, Relation rel, int n, const char **names, size_t rows)
 	}
 	set = palloc0(sizeof(KeySet));
 	set->key = audit_guard_bind_columns(rel, n, names);
-	set->hash = keyset_create(CurrentMemoryContext, Max(rows, 16), NULL);
 	*sets = lappend(*sets, set);
 	return set;
+}
+
+/* Append one entry, keeping a spare slot for the probe of a lookup. */
+static SealedKey *
+add_entry(KeySet *set)
+{
+	if (set->n + 2 > set->cap)
+	{
+		set->cap = set->cap ? set->cap * 2 : 1024;
+		set->entries = set->entries ?
+			repalloc_huge(set->entries, sizeof(SealedKey) * set->cap) :
+			MemoryContextAllocHuge(CurrentMemoryContext, sizeof(SealedKey) * set->cap);
+	}
+	return &set->entries[set->n++];
+}
+
+/*
+ * Hash entry index of the set; returns false when its key is there
+ * already, with *other the index of the first.
+ */
+static bool
+hash_entry(KeySet *set, uint32 index, uint32 *other)
+{
+	bool		found;
+	KeyIndex   *slot = keyset_insert(set->hash, index, &found);
+
+	*other = slot->index;
+	return !found;
+}
+
+/* Build the hash of every entry of the set (seal(): on the first miss). */
+static void
+build_hash(KeySet *set)
+{
+	uint32		i;
+	uint32		other;
+
+	set->hash = keyset_create(GetMemoryChunkContext(set), Max(set->n, 16), set);
+	for (i = 0; i < set->n; i++)
+		(void) hash_entry(set, i, &other);
 }
 
 /*
  * Add the keys of one block to its KeySet, checking what can be checked
  * without the table: chunks numbered from 0, keys well formed and in
- * strictly ascending order, one leaf per key, no key sealed twice.
+ * strictly ascending order, one leaf per key, and, when the set is hashed
+ * now, no key sealed twice.
  */
 static void
 add_block_keys(KeySet *set, StoredBlock *blocks, int index, Relation rel,
@@ -984,9 +1036,8 @@ add_block_keys(KeySet *set, StoredBlock *blocks, int index, Relation rel,
 		{
 			long		klen = ag_key_length(keys + pos, len - pos,
 											 set->key->ncolumns);
-			SealKeyRef	ref;
 			SealedKey  *entry;
-			bool		found;
+			uint32		other;
 
 			if (klen < 0)
 			{
@@ -994,29 +1045,30 @@ add_block_keys(KeySet *set, StoredBlock *blocks, int index, Relation rel,
 						psprintf("key %d of chunk %d is malformed", i, chunk->chunk));
 				return;
 			}
-			ref.data = keys + pos;
-			ref.len = (uint32) klen;
-			if (prev && ag_key_compare(prev, prevlen, ref.data, ref.len) >= 0)
+			if (prev && ag_key_compare(prev, prevlen, keys + pos, (size_t) klen) >= 0)
 			{
 				damaged(problems, rel, block,
 						psprintf("key %d of chunk %d is not in key order", i, chunk->chunk));
 				return;
 			}
-			prev = ref.data;
-			prevlen = ref.len;
-			entry = keyset_insert(set->hash, ref, &found);
-			if (found && problems != NULL)
+			prev = keys + pos;
+			prevlen = (size_t) klen;
+			entry = add_entry(set);
+			entry->key.data = keys + pos;
+			entry->key.len = (uint32) klen;
+			entry->found = false;
+			entry->block_index = index;
+			entry->leaf = chunk->leaves ?
+				(unsigned char *) VARDATA_ANY(chunk->leaves) + (size_t) i * AG_HASH_LEN :
+				NULL;
+			if (set->hash && !hash_entry(set, set->n - 1, &other))
+			{
+				/* sealed twice: the first stays the one rows are checked against */
+				set->n--;
 				damaged(problems, rel, block,
 						psprintf("key %s is sealed in block " INT64_FORMAT " too",
-								 audit_guard_key_text(set->key, ref.data, ref.len),
-								 blocks[entry->block_index].block));
-			else if (!found)
-			{
-				entry->found = false;
-				entry->block_index = index;
-				entry->leaf = chunk->leaves ?
-					(unsigned char *) VARDATA_ANY(chunk->leaves) + (size_t) i * AG_HASH_LEN :
-					NULL;
+								 audit_guard_key_text(set->key, keys + pos, (size_t) klen),
+								 blocks[set->entries[other].block_index].block));
 			}
 			pos += klen;
 			rows++;
@@ -1037,12 +1089,13 @@ add_block_keys(KeySet *set, StoredBlock *blocks, int index, Relation rel,
 /*
  * The sealed keys of every block, one KeySet per key-column list (a
  * primary key changed between seals makes a second).  Blocks without a
- * header have no key columns and are left out.  problems NULL: seal(),
- * which reports nothing.
+ * header have no key columns and are left out.  hash: build each set's
+ * hash now (verify(), which reports keys sealed twice); otherwise it is
+ * built when first needed.  problems NULL: seal(), which reports nothing.
  */
 List *
 audit_guard_key_sets(Relation rel, StoredBlock *blocks, int nblocks,
-					 List **problems)
+					 bool hash, List **problems)
 {
 	List	   *sets = NIL;
 	int			i;
@@ -1053,20 +1106,46 @@ audit_guard_key_sets(Relation rel, StoredBlock *blocks, int nblocks,
 
 		if (!blocks[i].header)
 			continue;
-		set = key_set_for(&sets, rel, blocks[i].nkeys, blocks[i].keys,
-						  (size_t) Max(blocks[i].row_count, 0));
+		set = key_set_for(&sets, rel, blocks[i].nkeys, blocks[i].keys);
+		if (hash && set->hash == NULL)
+		{
+			(void) add_entry(set);	/* make room for the probe */
+			set->n--;
+			set->hash = keyset_create(CurrentMemoryContext,
+									  Max(blocks[i].row_count, 16), set);
+		}
 		add_block_keys(set, blocks, i, rel, problems);
 	}
 	return sets;
 }
 
-/* The entry of a key, or NULL when no block sealed it. */
+/*
+ * The entry of a key, or NULL when no block sealed it: first the key after
+ * the last one found, then the hash.
+ */
 SealedKey *
 audit_guard_key_lookup(KeySet *set, const unsigned char *key, uint32 keylen)
 {
-	SealKeyRef	ref = {key, keylen};
+	SealedKey  *next = set->cursor < set->n ? &set->entries[set->cursor] : NULL;
+	KeyIndex   *slot;
 
-	return keyset_lookup(set->hash, ref);
+	if (next && next->key.len == keylen && memcmp(next->key.data, key, keylen) == 0)
+	{
+		set->cursor++;
+		return next;
+	}
+	if (set->n == 0)
+		return NULL;
+	if (set->hash == NULL)
+		build_hash(set);
+	/* the probe goes in the spare slot past the entries */
+	set->entries[set->n].key.data = key;
+	set->entries[set->n].key.len = keylen;
+	slot = keyset_lookup(set->hash, set->n);
+	if (slot == NULL)
+		return NULL;
+	set->cursor = slot->index + 1;
+	return &set->entries[slot->index];
 }
 
 /* Call fn for every sealed key of set. */
@@ -1074,10 +1153,8 @@ void
 audit_guard_key_iterate(KeySet *set, void (*fn) (SealedKey *entry, void *arg),
 						void *arg)
 {
-	keyset_iterator it;
-	SealedKey  *entry;
+	uint32		i;
 
-	keyset_start_iterate(set->hash, &it);
-	while ((entry = keyset_iterate(set->hash, &it)) != NULL)
-		fn(entry, arg);
+	for (i = 0; i < set->n; i++)
+		fn(&set->entries[i], arg);
 }

@@ -345,7 +345,7 @@ verify_one(Oid relid, Snapshot snapshot, Tuplestorestate *store, TupleDesc desc)
 		return;
 	}
 	st.blocks = audit_guard_read_blocks(relid, snapshot, true, &st.nblocks);
-	st.sets = audit_guard_key_sets(st.rel, st.blocks, st.nblocks, &st.problems);
+	st.sets = audit_guard_key_sets(st.rel, st.blocks, st.nblocks, true, &st.problems);
 	check_chain(&st);
 	bind_blocks(&st);
 	check_rows(&st, snapshot);
