@@ -1371,6 +1371,8 @@ list_tables(int nnames, char **names, int *ntables)
 					" WHERE c.oid = pg_catalog.to_regclass($1)", 1, params, false);
 		if (PQntuples(res) == 0)
 			fatal("table \"%s\" does not exist", names[i]);
+		if (strcmp(PQgetvalue(res, 0, 1), "r") != 0 && strcmp(PQgetvalue(res, 0, 1), "p") != 0)
+			fatal("\"%s\" is not a table", names[i]);
 		if (oids.len > 1)
 			ag_buf_append(&oids, ",", 1);
 		ag_buf_append(&oids, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
@@ -1383,7 +1385,9 @@ list_tables(int nnames, char **names, int *ntables)
 				" FROM pg_catalog.pg_class c"
 				" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 				" WHERE c.relkind = 'r' AND c.oid IN"
-				" (SELECT t.relid FROM pg_catalog.unnest($1::pg_catalog.regclass[]) AS a (r),"
+				" (SELECT a.r FROM pg_catalog.unnest($1::pg_catalog.regclass[]) AS a (r)"
+				" UNION ALL"
+				" SELECT t.relid FROM pg_catalog.unnest($1::pg_catalog.regclass[]) AS a (r),"
 				" pg_catalog.pg_partition_tree(a.r) AS t WHERE t.isleaf)"
 				" ORDER BY c.oid") :
 		xprintf("SELECT c.oid, pg_catalog.format('%%I.%%I', n.nspname, c.relname)"

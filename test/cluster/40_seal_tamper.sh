@@ -68,6 +68,11 @@ ag_is "$rc" "1" "audit_guard_verify exits 1"
 ag_is "$(client_problems)" "1 17 row changed
 1 42 row missing" "audit_guard_verify names both keys, block 1"
 ag_is "$(printf '%s\n' "$out" | wc -l)" "2" "one line per problem"
+ag_is "$(client_problems audit_log)" "1 17 row changed
+1 42 row missing" "the same when the table is named on the command line"
+ag_is "$("$verifier" -d "$db" audit_log 2>&1 >/dev/null)" \
+	"audit_guard_verify: 1 table, 1 block, 99 rows read: 2 problems found" \
+	"a table named alone is read, and only it"
 
 # 2. the seal data wiped with the guard off, the table re-sealed
 ag_ok "restart without the preload" ag_conf_override "shared_preload_libraries = ''"
