@@ -124,7 +124,7 @@ collect_new_rows(Relation rel, Snapshot snapshot, List *sets,
 				 SealColumns *cols, SealColumns *key, NewRows *rows)
 {
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	TableScanDesc scan = ag_table_beginscan(rel, snapshot);
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
 												 "audit_guard seal row",
 												 ALLOCSET_DEFAULT_SIZES);

@@ -237,7 +237,7 @@ static void
 check_rows(VerifyState *st, Snapshot snapshot)
 {
 	TupleTableSlot *slot = table_slot_create(st->rel, NULL);
-	TableScanDesc scan = table_beginscan(st->rel, snapshot, 0, NULL);
+	TableScanDesc scan = ag_table_beginscan(st->rel, snapshot);
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
 												 "audit_guard verify row",
 												 ALLOCSET_DEFAULT_SIZES);
