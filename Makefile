@@ -15,7 +15,12 @@ OBJS = \
 	src/utility.o \
 	src/object_access.o \
 	src/executor.o \
-	src/roles.o
+	src/roles.o \
+	src/overrides.o \
+	src/seal_format.o \
+	src/seal_data.o \
+	src/seal.o \
+	src/verify.o
 
 # every released script and every upgrade step: 1.1 installs as 1.0 + 1.0--1.1
 DATA = $(wildcard $(EXTENSION)--*.sql)
@@ -39,6 +44,17 @@ EXTRA_CLEAN = results regression.diffs regression.out tmp_check
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# audit_guard_verify (client/), built, installed into $(bindir) and cleaned
+# with the module; its own Makefile is plain PGXS too.
+CLIENT_TARGETS = client-all client-install client-uninstall client-clean
+all: client-all
+install: client-install
+uninstall: client-uninstall
+clean: client-clean
+.PHONY: $(CLIENT_TARGETS)
+$(CLIENT_TARGETS): client-%:
+	$(MAKE) -C client $* PG_CONFIG=$(PG_CONFIG)
 
 .PHONY: test test-majors test-package demo bench metacheck dist
 # Builds, installs, starts a throwaway cluster, runs every suite, cleans up.

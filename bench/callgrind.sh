@@ -16,6 +16,11 @@
 # CREATE + DROP TABLE with 10,000.  Prints one table and the audit_guard
 # functions that cost most, with the source file of each.
 #
+# Sealing: INSERT runs no audit_guard code whether the table is sealed or
+# not (the rows above), so what sealing costs is seal()'s own work in the
+# backend that calls it, measured per row: a seal() of SEAL_ROWS new rows,
+# and a second seal() that finds every row sealed already.
+#
 # Takes about three minutes on two cores.  Not part of `make bench`.
 # Environment: BENCH_INSTALL=0 uses the installed build; AG_KEEP=1 keeps
 # the directory (and the callgrind.out files) afterwards.
@@ -32,6 +37,7 @@ source "$ROOT/scripts/cluster.sh"
 LARGE=10000
 SHORT=500
 LONG=1500
+SEAL_ROWS=20000
 
 say() {
 	printf '[%4ds] %s\n' "$SECONDS" "$*" >&2
@@ -88,6 +94,20 @@ ddl_stream() {
 	}'
 }
 
+# seal() streams: none, one, two seal() of seal_cg (which has SEAL_ROWS rows).
+seal_base_stream() {
+	echo "SELECT 1;"
+}
+
+seal_once_stream() {
+	echo "SELECT count(*) FROM audit_guard.seal('seal_cg');"
+}
+
+seal_twice_stream() {
+	seal_once_stream
+	seal_once_stream
+}
+
 # The template data directory: bench_1 and bench_10000 as run.sh makes them.
 prepare() {
 	say "prepare a data directory"
@@ -95,6 +115,18 @@ prepare() {
 	ag_psql -d postgres -c 'CREATE DATABASE bench_1'
 	"$AG_BINDIR/pgbench" -i -q -s 1 bench_1 >/dev/null 2>&1 || die "pgbench -i failed"
 	ag_psql -d bench_1 -f "$ROOT/bench/setup.sql" >/dev/null
+	ag_psql -d bench_1 -v rows=$SEAL_ROWS >/dev/null <<-'EOF'
+		CREATE TABLE seal_cg (id bigint PRIMARY KEY, at timestamptz NOT NULL,
+								actor text NOT NULL, action text NOT NULL, payload jsonb);
+		INSERT INTO seal_cg
+		SELECT g, '2026-01-01'::timestamptz + g * interval '1 second', 'user_' || g % 1000,
+			   'login', jsonb_build_object('ip', '10.0.' || g % 250 || '.' || g % 200,
+										   'agent', 'Mozilla/5.0 (X11; Linux x86_64)',
+										   'session', md5(g::text), 'n', g)
+		  FROM generate_series(1, :rows) g;
+		SELECT audit_guard.protect('seal_cg');
+		VACUUM ANALYZE seal_cg;
+	EOF
 	ag_psql -d postgres -c "CREATE DATABASE bench_$LARGE TEMPLATE bench_1"
 	ag_psql -d "bench_$LARGE" -c "CALL bench_protect_more($LARGE)"
 	ag_cluster_stop
@@ -135,6 +167,17 @@ measure() {
 				 printf "%.0f %.0f %.0f\n", off, on, (b - a) - s * (on - off) }'
 }
 
+# seal() per row: "Ir per new row sealed, Ir per sealed row re-read".
+measure_seal() {
+	local base once twice
+	say "seal() of $SEAL_ROWS rows"
+	base=$(ir seal.base audit_guard bench_1 seal_base 1)
+	once=$(ir seal.once audit_guard bench_1 seal_once 1)
+	twice=$(ir seal.twice audit_guard bench_1 seal_twice 1)
+	awk -v a="$base" -v b="$once" -v c="$twice" -v n=$SEAL_ROWS \
+		'BEGIN { printf "%.0f %.0f\n", (b - a) / n, (c - b) / n }'
+}
+
 row() {
 	local label=$1 off on fixed
 	read -r off on fixed
@@ -162,6 +205,18 @@ main() {
 	echo "ratio = Ir/tx not loaded / Ir/tx loaded (a speed ratio, as in run.sh)."
 	echo "One-time: what the loaded backend executes beyond the other, apart"
 	echo "from the per-transaction difference (library load, registry cache)."
+	echo
+	measure_seal | {
+		read -r new again
+		echo "| seal(), per row, $SEAL_ROWS rows of about 200 bytes | Ir |"
+		echo "|---|--:|"
+		echo "| a new row: read, encoded, hashed, stored | $new |"
+		echo "| a row sealed already: read, its key looked up | $again |"
+	}
+	echo
+	echo "Sealing every second at R inserts/s into a table of T rows costs, in the"
+	echo "backend that calls seal(), about T x (row sealed already) + R x (new row)"
+	echo "instructions a second; the INSERT backends run the same code as unsealed."
 	echo
 	echo "audit_guard functions by instructions, TPC-B with $LARGE protected tables ($LONG transactions):"
 	top_functions "$CG/bench_$LARGE.tpcb.on.long.out"

@@ -16,7 +16,15 @@
 #      psql's \timing sees it, against the same UPDATE refused by the
 #      PL/pgSQL trigger;
 #   5. a CREATE TABLE / DROP TABLE loop (bench/ddl.sql) on unprotected
-#      tables, library not loaded vs loaded.
+#      tables, library not loaded vs loaded;
+#   6. tamper evidence: the INSERT workload into an audit_guard table
+#      sealed every second (a seal() each second, beside pgbench) vs never
+#      sealed, and vs a table chained by the hand-rolled PL/pgSQL
+#      hash-chain trigger (bench/setup.sql);
+#   7. seal(), verify() and audit_guard_verify (over the Unix socket) on
+#      BIG_ROWS rows of about 200 bytes, against a PL/pgSQL verification
+#      function over the same rows and against sha256sum over the table's
+#      COPY ... TO STDOUT (FORMAT binary) output: rows/s and MB/s.
 #
 # Each comparison is a pair of pgbench runs back to back, every run from a
 # fresh restart (the library can only be loaded or dropped by one; it takes
@@ -282,6 +290,85 @@ measure_tables() {
 	done
 }
 
+# A seal() of audit_guarded every second, in the background, until the
+# file $1 appears; each seal() is its own connection, so that its CPU time
+# counts in the server's (reaped) CPU time of the run.
+sealer() {
+	local stop=$1 db
+	db=$(db_of "$SMALL")
+	while [ ! -e "$stop" ]; do
+		q -d "$db" -c "SELECT count(*) FROM audit_guard.seal('audit_guarded')" >/dev/null ||
+			say "seal() failed"
+		sleep 1
+	done
+}
+
+# INSERT into the audit_guard table never sealed and sealed every second,
+# and into the PL/pgSQL hash-chain table; library loaded; the order turns
+# with the round.
+measure_sealed_inserts() {
+	local round=$1 i kinds=(never every_second plpgsql_chain) kind table args stop pid
+	say "round $round/$ROUNDS: INSERT never sealed, sealed every second, PL/pgSQL chain"
+	for i in 0 1 2; do
+		kind=${kinds[$(((i + round) % 3))]}
+		table=$([ "$kind" = plpgsql_chain ] && echo audit_chain || echo audit_guarded)
+		# shellcheck disable=SC2207
+		args=($(workload_args insert "$table"))
+		set_state on
+		stop=$AG_DIR/sealer.stop
+		rm -f "$stop"
+		if [ "$kind" = every_second ]; then
+			sealer "$stop" &
+			pid=$!
+		fi
+		pgbench_run "$round" seal "$kind" "$SMALL" insert "${args[@]}"
+		if [ "$kind" = every_second ]; then
+			touch "$stop"
+			wait "$pid"
+		fi
+	done
+}
+
+# Milliseconds a command takes (wall clock).
+elapsed_ms() {
+	local start end
+	start=$(date +%s%N)
+	"$@" >/dev/null || die "failed: $*"
+	end=$(date +%s%N)
+	echo $(((end - start) / 1000000))
+}
+
+# seal() of a fresh copy of the big table, verify() of it, the PL/pgSQL
+# verification function, sha256sum over COPY binary, audit_guard_verify.
+measure_sealing() {
+	local round=$1 db table ms
+	db=$(db_of "$SMALL")
+	table=seal_copy_$round
+	say "round $round/$ROUNDS: seal, verify, PL/pgSQL, sha256sum, audit_guard_verify on $BIG_ROWS rows"
+	set_state on
+	q -d "$db" >/dev/null <<-EOF
+		CREATE TABLE $table (LIKE seal_source INCLUDING ALL);
+		INSERT INTO $table SELECT * FROM seal_source;
+		SELECT audit_guard.protect('$table');
+		VACUUM ANALYZE $table;
+		CHECKPOINT;
+	EOF
+	ms=$(elapsed_ms q -d "$db" -c "SELECT \"rows\" FROM audit_guard.seal('$table')")
+	record "$round" sealing seal "$SMALL" big "$ms" ms
+	ms=$(elapsed_ms q -d "$db" -c "SELECT count(*) FROM audit_guard.verify('$table'::regclass)")
+	record "$round" sealing verify "$SMALL" big "$ms" ms
+	ms=$(elapsed_ms q -d "$db" -c "SELECT bench_plpgsql_verify('$table')")
+	record "$round" sealing plpgsql_verify "$SMALL" big "$ms" ms
+	ms=$(elapsed_ms bash -c "\"$AG_BINDIR/psql\" -X -q -d $db -c 'COPY $table TO STDOUT (FORMAT binary)' | sha256sum")
+	record "$round" sealing copy_sha256sum "$SMALL" big "$ms" ms
+	ms=$(elapsed_ms "$AG_BINDIR/audit_guard_verify" -q -d "$db" "$table")
+	record "$round" sealing client_verify "$SMALL" big "$ms" ms
+	[ "$(q -d "$db" -c "SELECT count(*) FROM audit_guard.verify('$table'::regclass)")" = 0 ] ||
+		die "verify() of $table found problems"
+	BIG_BYTES=$("$AG_BINDIR/psql" -X -q -d "$db" -c "COPY $table TO STDOUT (FORMAT binary)" | wc -c)
+	q -d "$db" -c "DROP TABLE $table" >/dev/null 2>&1 || true
+}
+
 # Time REFUSALS refused UPDATEs of a big table, as psql's \timing sees
 # them, after checking that the first one is refused with the SQLSTATE.
 time_refusals() {
@@ -353,6 +440,17 @@ setup() {
 			FOR EACH ROW EXECUTE FUNCTION audit_forbid_change();
 		VACUUM ANALYZE big_guarded, big_plpgsql;
 	EOF
+	say "the source of the tables seal() and verify() are timed on: $BIG_ROWS rows"
+	q -d "$(db_of "$SMALL")" -v rows="$BIG_ROWS" >/dev/null <<-'EOF'
+		CREATE TABLE seal_source (id bigint PRIMARY KEY, at timestamptz NOT NULL,
+								  actor text NOT NULL, action text NOT NULL, payload jsonb);
+		INSERT INTO seal_source
+		SELECT g, '2026-01-01'::timestamptz + g * interval '1 second', 'user_' || g % 1000,
+			   'login', jsonb_build_object('ip', '10.0.' || g % 250 || '.' || g % 200,
+										   'agent', 'Mozilla/5.0 (X11; Linux x86_64)',
+										   'session', md5(g::text), 'n', g)
+		  FROM generate_series(1, :rows) g;
+	EOF
 }
 
 # Medians and paired ratios, one line per comparison:
@@ -376,7 +474,9 @@ summarize() {
 				   (2, 'table', 'unprotected', 'audit_guard'),
 				   (3, 'table', 'plpgsql', 'audit_guard'),
 				   (4, 'refusal', 'plpgsql', 'audit_guard'),
-				   (5, 'control', 'a', 'b')
+				   (5, 'control', 'a', 'b'),
+				   (6, 'seal', 'never', 'every_second'),
+				   (7, 'seal', 'plpgsql_chain', 'every_second')
 		), pairs AS (
 			SELECT b.phase, b.registry, b.workload, b.unit, x.ord,
 				   b.value AS base, w.value AS side,
@@ -402,6 +502,28 @@ summarize() {
 		SELECT 'max', max(value) FILTER (WHERE config = 'plpgsql'),
 			   max(value) FILTER (WHERE config = 'audit_guard')
 		  FROM raw WHERE phase = 'refusal';
+		-- sealing: the median time of each, and the median of the rounds'
+		-- ratios against seal() and verify()
+		WITH r AS (
+			SELECT round, max(value) FILTER (WHERE config = 'seal') AS seal,
+				   max(value) FILTER (WHERE config = 'verify') AS verify,
+				   max(value) FILTER (WHERE config = 'plpgsql_verify') AS plpgsql,
+				   max(value) FILTER (WHERE config = 'copy_sha256sum') AS floor,
+				   max(value) FILTER (WHERE config = 'client_verify') AS client
+			  FROM raw WHERE phase = 'sealing' GROUP BY round
+		)
+		SELECT 'sealing',
+			   percentile_cont(0.5) WITHIN GROUP (ORDER BY seal),
+			   percentile_cont(0.5) WITHIN GROUP (ORDER BY verify),
+			   percentile_cont(0.5) WITHIN GROUP (ORDER BY plpgsql),
+			   percentile_cont(0.5) WITHIN GROUP (ORDER BY floor),
+			   percentile_cont(0.5) WITHIN GROUP (ORDER BY client),
+			   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY plpgsql / nullif(seal, 0))::numeric, 2),
+			   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY plpgsql / nullif(verify, 0))::numeric, 2),
+			   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY seal / nullif(floor, 0))::numeric, 2),
+			   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY verify / nullif(floor, 0))::numeric, 2),
+			   round(percentile_cont(0.5) WITHIN GROUP (ORDER BY client / nullif(verify, 0))::numeric, 2)
+		  FROM r;
 	EOF
 }
 
@@ -425,7 +547,7 @@ print_table() {
 		function ratio(r, hw) {
 			return hw == "" ? sprintf("%.3f", r) : sprintf("%.3f ± %.3f", r, hw)
 		}
-		$1 == "max" { next }
+		$1 == "max" || $1 == "sealing" { next }
 		$4 == "cpu_us" { cpu[$1 "|" $2 "|" $3 "|" $8] = ratio($7, $9); next }
 		{
 			if ($1 == "control") {
@@ -447,6 +569,10 @@ print_table() {
 				sec = 2
 				label = "INSERT jsonb: " ($8 == 2 ? "unprotected" : "PL/pgSQL-trigger") \
 					" table vs audit_guard table"
+			} else if ($1 == "seal") {
+				sec = 6
+				label = "INSERT jsonb: " ($8 == 6 ? "audit_guard table never sealed" : \
+					"PL/pgSQL hash-chain trigger") " vs audit_guard table sealed every second"
 			} else {
 				sec = 4
 				label = "refused UPDATE of " commas(big) " rows, time to error: PL/pgSQL trigger vs audit_guard"
@@ -473,6 +599,41 @@ print_table() {
 	echo "from the scatter of the rounds: a smaller difference is not resolved."
 	echo "CPU ratio: the same for the server's CPU time per transaction (client"
 	echo "backends, baseline/with).  (0) pairs two runs without the library."
+	echo "In (6) the CPU time includes the seal() backends'."
+	print_sealing "$1"
+}
+
+# The timings of (7): seal(), verify(), audit_guard_verify and the two
+# baselines on the big table, with rows/s and MB/s (MB of the table's COPY
+# binary output: the bytes hashed).
+print_sealing() {
+	awk -F '|' -v rows="$BIG_ROWS" -v bytes="${BIG_BYTES:-0}" '
+		function commas(n,   s, r) {
+			s = sprintf("%d", n); r = ""
+			while (length(s) > 3) {
+				r = "," substr(s, length(s) - 2) r
+				s = substr(s, 1, length(s) - 3)
+			}
+			return s r
+		}
+		function line(what, ms) {
+			if (ms <= 0) ms = 1
+			printf "| %s | %d ms | %s rows/s | %.0f MB/s |\n", what, ms,
+				commas(rows * 1000 / ms), bytes / 1e6 * 1000 / ms
+		}
+		$1 == "sealing" {
+			printf "\n(7) %s rows, %d bytes a row as COPY binary (%.0f MB), medians over rounds:\n\n",
+				commas(rows), bytes / (rows ? rows : 1), bytes / 1e6
+			print "| what | time | rows/s | MB/s |"
+			print "|---|--:|--:|--:|"
+			line("audit_guard.seal()", $2)
+			line("audit_guard.verify()", $3)
+			line("audit_guard_verify (client, Unix socket)", $6)
+			line("PL/pgSQL verification function (sha256 chain over row_to_json)", $4)
+			line("COPY ... TO STDOUT (FORMAT binary), piped to sha256sum", $5)
+			printf "\nratios (medians of the rounds): PL/pgSQL / seal() %.2f, PL/pgSQL / verify() %.2f, ", $7, $8
+			printf "seal() / sha256sum %.2f, verify() / sha256sum %.2f, audit_guard_verify / verify() %.2f\n", $9, $10, $11
+		}' <<<"$1"
 }
 
 # The issue's targets for a full run: met, MISSED, or not resolved when
@@ -491,6 +652,7 @@ check_targets() {
 			return sprintf("%s %.3f ± %.3f, %s", what, r[k], hw[k], atleast(r[k], hw[k], t))
 		}
 		$1 == "max" { pl_max = $2; ag_max = $3; next }
+		$1 == "sealing" { pv_seal = $7; pv_verify = $8; fl_seal = $9; fl_verify = $10; cl_verify = $11; next }
 		{ u = ($4 == "cpu_us") ? "CPU" : "tps"; k = $1 "|" $2 "|" $3 "|" $8 "|" u
 		  r[k] = $7; hw[k] = $9 + 0 }
 		$1 == "refusal" && u == "tps" { ms = $6 }
@@ -522,6 +684,21 @@ check_targets() {
 			}
 			printf "target (4) refused UPDATE under 5 ms: median %.2f ms (max %.2f ms; PL/pgSQL trigger: max %.2f ms), %s\n",
 				ms, ag_max, pl_max, (ms < 5 ? "met" : "MISSED")
+			k6 = "seal|" small "|insert|6|"; k7 = "seal|" small "|insert|7|"
+			printf "target (6) INSERT sealed every second vs never >= 0.99: %s; %s\n",
+				show("tps", k6 "tps", 0.99), show("CPU", k6 "CPU", 0.99)
+			printf "report (6) INSERT sealed every second vs PL/pgSQL hash chain: tps %.3f ± %.3f, CPU %.3f ± %.3f\n",
+				r[k7 "tps"], hw[k7 "tps"], r[k7 "CPU"], hw[k7 "CPU"]
+			printf "target (7) seal() >= 10x PL/pgSQL verification: %.2f, %s\n", pv_seal,
+				(pv_seal >= 10 ? "met" : "MISSED")
+			printf "target (7) verify() >= 10x PL/pgSQL verification: %.2f, %s\n", pv_verify,
+				(pv_verify >= 10 ? "met" : "MISSED")
+			printf "target (7) seal() within 3x of sha256sum over COPY binary: %.2f, %s\n", fl_seal,
+				(fl_seal <= 3 ? "met" : "MISSED")
+			printf "target (7) verify() within 3x of sha256sum over COPY binary: %.2f, %s\n", fl_verify,
+				(fl_verify <= 3 ? "met" : "MISSED")
+			printf "target (7) audit_guard_verify within 3x of verify(): %.2f, %s\n", cl_verify,
+				(cl_verify <= 3 ? "met" : "MISSED")
 			print "(bench/callgrind.sh resolves what this machine cannot: instructions per transaction)"
 		}' <<<"$1"
 }
@@ -534,6 +711,8 @@ main() {
 		measure_preload "$round"
 		measure_tables "$round"
 		measure_refusals "$round"
+		measure_sealed_inserts "$round"
+		measure_sealing "$round"
 	done
 	say "done: raw numbers in $CSV"
 	summary=$(summarize)

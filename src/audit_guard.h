@@ -105,6 +105,7 @@ extern void audit_guard_postcheck_init(void);
 
 /* refuse.c: every refusal message in one place */
 extern void audit_guard_require_owner(Oid relid, const char *operation);
+extern void audit_guard_require_owner_quietly(Oid relid, const char *operation);
 pg_noreturn extern void audit_guard_refuse_change(Oid relid, const char *operation);
 extern void audit_guard_refuse_replica_role(const char *how);
 pg_noreturn extern void audit_guard_refuse_own_table(Oid relid, const char *operation);
@@ -129,6 +130,17 @@ extern void audit_guard_keep_detached(Oid relid);
 extern void audit_guard_forget_dropped(Oid relid);
 extern void audit_guard_flush_forgotten(void);
 extern void audit_guard_protect_init(void);
+extern int	audit_guard_begin_spi(void);
+extern void audit_guard_end_spi(int nestlevel);
+extern void audit_guard_write_own_table(const char *sql, int nargs, Oid *types,
+										Datum *values, int expected);
+extern void audit_guard_record_event(const char *action, Oid relid,
+									 const char *table, Oid owner,
+									 const char *operation);
+
+/* overrides.c: what designated owners did that the guard refuses others */
+extern void audit_guard_note_override(Oid relid, Oid owner, const char *operation);
+extern void audit_guard_flush_overrides(void);
 
 /* utility.c */
 extern int	audit_guard_updating_extension;

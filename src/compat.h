@@ -65,6 +65,13 @@
 #define ag_primary_key_index(rel) RelationGetPrimaryKeyIndex(rel)
 #endif
 
+/* 19 gives table_beginscan() a flags argument. */
+#if PG_VERSION_NUM >= 190000
+#define ag_table_beginscan(rel, snapshot) table_beginscan((rel), (snapshot), 0, NULL, 0)
+#else
+#define ag_table_beginscan(rel, snapshot) table_beginscan((rel), (snapshot), 0, NULL)
+#endif
+
 /* 17 added ALTER COLUMN ... SET EXPRESSION, which rewrites the table. */
 #if PG_VERSION_NUM >= 170000
 #define AG_HAS_SET_EXPRESSION 1

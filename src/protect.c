@@ -34,6 +34,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "storage/lmgr.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -107,10 +108,10 @@ end_spi(int nestlevel)
 	SPI_finish();
 }
 
-/* Run one SPI statement as userid, checking its result code. */
+/* Run one SPI statement as userid, with NULL arguments ('n' in nulls). */
 static void
-run_as(Oid userid, const char *sql, int nargs, Oid *types, Datum *values,
-	   int expected)
+run_as_nulls(Oid userid, const char *sql, int nargs, Oid *types,
+			 Datum *values, const char *nulls, int expected)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -126,7 +127,7 @@ run_as(Oid userid, const char *sql, int nargs, Oid *types, Datum *values,
 	audit_guard_own_sql = sql;
 	PG_TRY();
 	{
-		rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	}
 	PG_FINALLY();
 	{
@@ -137,6 +138,14 @@ run_as(Oid userid, const char *sql, int nargs, Oid *types, Datum *values,
 	if (rc != expected)
 		elog(ERROR, "audit_guard: \"%s\" failed: %s",
 			 sql, SPI_result_code_string(rc));
+}
+
+/* Run one SPI statement as userid, checking its result code. */
+static void
+run_as(Oid userid, const char *sql, int nargs, Oid *types, Datum *values,
+	   int expected)
+{
+	run_as_nulls(userid, sql, nargs, types, values, NULL, expected);
 }
 
 /*
@@ -159,12 +168,43 @@ run_ddl(const char *sql)
  * trigger, which a restore may leave disabled.
  */
 static void
+write_registry_nulls(const char *sql, int nargs, Oid *types, Datum *values,
+					 const char *nulls, int expected)
+{
+	run_as_nulls(relation_owner(audit_guard_registry_relid()), sql,
+				 nargs, types, values, nulls, expected);
+	CacheInvalidateRelcacheByRelid(audit_guard_registry_relid());
+}
+
+/* The same without NULL arguments. */
+static void
 write_registry(const char *sql, int nargs, Oid *types, Datum *values,
 			   int expected)
 {
-	run_as(relation_owner(audit_guard_registry_relid()), sql,
-		   nargs, types, values, expected);
-	CacheInvalidateRelcacheByRelid(audit_guard_registry_relid());
+	write_registry_nulls(sql, nargs, types, values, NULL, expected);
+}
+
+/*
+ * The same three for the other writers of audit_guard's own tables: seal()
+ * and the records of designated-owner overrides.
+ */
+int
+audit_guard_begin_spi(void)
+{
+	return begin_spi();
+}
+
+void
+audit_guard_end_spi(int nestlevel)
+{
+	end_spi(nestlevel);
+}
+
+void
+audit_guard_write_own_table(const char *sql, int nargs, Oid *types,
+							Datum *values, int expected)
+{
+	write_registry(sql, nargs, types, values, expected);
 }
 
 /* A role's name as a Datum of type name; its OID when it has none left. */
@@ -177,22 +217,41 @@ role_name_datum(Oid roleid)
 							   CStringGetDatum(name ? name : psprintf("%u", roleid)));
 }
 
-/* Append one event to audit_guard.history. */
-static void
-record_event(const char *action, Oid relid, const char *table, Oid owner)
+/*
+ * Append one event to audit_guard.history.  From version 1.1 of the
+ * extension history also takes the statement that caused the event, and
+ * for an override the operation the guard refuses to everyone else
+ * (operation NULL otherwise); a database not yet updated gets 1.0's row.
+ */
+void
+audit_guard_record_event(const char *action, Oid relid, const char *table,
+						 Oid owner, const char *operation)
 {
-	Oid			types[5] = {TEXTOID, OIDOID, TEXTOID, NAMEOID, NAMEOID};
-	Datum		values[5];
+	Oid			types[7] = {TEXTOID, OIDOID, TEXTOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[8] = "       ";
+	bool		v11 = get_attnum(audit_guard_history_relid(),
+								 "statement") != InvalidAttrNumber;
 
 	values[0] = CStringGetTextDatum(action);
 	values[1] = ObjectIdGetDatum(relid);
 	values[2] = CStringGetTextDatum(table);
 	values[3] = role_name_datum(owner);
 	values[4] = role_name_datum(GetUserId());
-	write_registry("INSERT INTO audit_guard.history"
-				   " (action, relid, table_name, designated_owner, performed_by)"
-				   " VALUES ($1, $2, $3, $4, $5)",
-				   5, types, values, SPI_OK_INSERT);
+	values[5] = CStringGetTextDatum(debug_query_string ? debug_query_string : "");
+	values[6] = operation ? CStringGetTextDatum(operation) : (Datum) 0;
+	nulls[6] = operation ? ' ' : 'n';
+	if (v11)
+		write_registry_nulls("INSERT INTO audit_guard.history"
+							 " (action, relid, table_name, designated_owner, performed_by,"
+							 " statement, operation)"
+							 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+							 7, types, values, nulls, SPI_OK_INSERT);
+	else
+		write_registry("INSERT INTO audit_guard.history"
+					   " (action, relid, table_name, designated_owner, performed_by)"
+					   " VALUES ($1, $2, $3, $4, $5)",
+					   5, types, values, SPI_OK_INSERT);
 }
 
 /* Add or update the registry row of relid. */
@@ -210,7 +269,7 @@ register_table(Oid relid, Oid owner, const char *action)
 				   " ON CONFLICT (relid) DO UPDATE"
 				   " SET designated_owner = excluded.designated_owner",
 				   3, types, values, SPI_OK_INSERT);
-	record_event(action, relid, audit_guard_table_name(relid), owner);
+	audit_guard_record_event(action, relid, audit_guard_table_name(relid), owner, NULL);
 }
 
 /* Remove the registry row of relid. */
@@ -223,7 +282,7 @@ unregister_table(Oid relid, const char *table, Oid owner, const char *action)
 	write_registry("DELETE FROM audit_guard.registry"
 				   " WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 				   1, types, values, SPI_OK_DELETE);
-	record_event(action, relid, table, owner);
+	audit_guard_record_event(action, relid, table, owner, NULL);
 }
 
 /* What ensure_guard found on one table. */
@@ -482,7 +541,7 @@ choose_owner(Oid relid, Oid requested)
 				 errdetail("It is protected through its partitioned table \"%s\".",
 						   audit_guard_table_name(protected_ancestor(relid))),
 				 errhint("Call audit_guard.protect() on the partitioned table instead.")));
-	audit_guard_require_owner(relid, "changing the designated owner");
+	audit_guard_require_owner_quietly(relid, "changing the designated owner");
 	return requested;
 }
 
@@ -608,7 +667,7 @@ check_unprotectable(Oid relid)
 				 errdetail("It is protected through its partitioned table \"%s\".",
 						   audit_guard_table_name(ancestor)),
 				 errhint("Unprotect the partitioned table instead.")));
-	audit_guard_require_owner(relid, "audit_guard.unprotect()");
+	audit_guard_require_owner_quietly(relid, "audit_guard.unprotect()");
 }
 
 /* Drop the guard triggers of relid that are its own (not clones). */
@@ -776,6 +835,7 @@ audit_guard_flush_forgotten(void)
 	int			nestlevel;
 
 	dropped_tables = NIL;
+	audit_guard_flush_overrides();
 	if (dropped == NIL || !audit_guard_extension_ready())
 		return;
 	nestlevel = begin_spi();

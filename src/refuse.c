@@ -13,10 +13,17 @@
  *			that is not the designated owner; direct writes to the
  *			extension's tables or to guard rows of pg_trigger
  *
+ * Every refusal first writes one LOG line in a fixed form (log_refusal),
+ * so that a log collector can alert on attempts.  Where a designated owner
+ * passes a check that refuses everyone else, the pass is noted for
+ * audit_guard.history (overrides.c).
+ *
  *-------------------------------------------------------------------------
  */
 #include "audit_guard.h"
 
+#include "commands/dbcommands.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -42,22 +49,112 @@ role_name(Oid roleid)
 	return name ? name : psprintf("%u", roleid);
 }
 
+/* Append value to out in double quotes, escaping what would end the line. */
+static void
+append_log_value(StringInfo out, const char *value)
+{
+	const char *p;
+
+	appendStringInfoChar(out, '"');
+	for (p = value; *p; p++)
+	{
+		switch (*p)
+		{
+			case '"':
+			case '\\':
+				appendStringInfoChar(out, '\\');
+				appendStringInfoChar(out, *p);
+				break;
+			case '\n':
+				appendStringInfoString(out, "\\n");
+				break;
+			case '\r':
+				appendStringInfoString(out, "\\r");
+				break;
+			case '\t':
+				appendStringInfoString(out, "\\t");
+				break;
+			default:
+				appendStringInfoChar(out, *p);
+		}
+	}
+	appendStringInfoChar(out, '"');
+}
+
 /*
- * Refuse operation on a protected table unless the current user is a member
- * of its designated owner (superuser status does not count).
+ * One LOG line, server log only, before a refusal's ERROR:
+ *
+ *	audit_guard refused: role="r" database="d" table="t" operation="o" sqlstate="42501"
+ *
+ * Values in double quotes, with backslash escapes for a double quote, a
+ * backslash, newline, carriage return and tab; table is "" when the
+ * refusal concerns no one table.  README.md documents the form.
  */
-void
-audit_guard_require_owner(Oid relid, const char *operation)
+static void
+log_refusal(Oid relid, const char *operation, int sqlerrcode)
+{
+	StringInfoData line;
+	char	   *database = get_database_name(MyDatabaseId);
+
+	initStringInfo(&line);
+	appendStringInfoString(&line, "audit_guard refused: role=");
+	append_log_value(&line, role_name(GetUserId()));
+	appendStringInfoString(&line, " database=");
+	append_log_value(&line, database ? database : "");
+	appendStringInfoString(&line, " table=");
+	append_log_value(&line, OidIsValid(relid) ? audit_guard_table_name(relid) : "");
+	appendStringInfoString(&line, " operation=");
+	append_log_value(&line, operation);
+	appendStringInfoString(&line, " sqlstate=");
+	append_log_value(&line, unpack_sql_state(sqlerrcode));
+	ereport(LOG_SERVER_ONLY,
+			(errmsg_internal("%s", line.data),
+			 errhidestmt(true),
+			 errhidecontext(true)));
+	pfree(line.data);
+}
+
+/* The statement word of a refused row change: "update rows of" -> UPDATE. */
+static char *
+statement_word(const char *operation)
+{
+	char	   *word = pstrdup(operation);
+	char	   *p;
+
+	for (p = word; *p && *p != ' '; p++)
+		*p = pg_toupper((unsigned char) *p);
+	*p = '\0';
+	return word;
+}
+
+/*
+ * The designated-owner test: true when the current user is a member of
+ * relid's designated owner (superuser status does not count), when the
+ * table is not protected, or while unprotect() acts for that owner.  A
+ * designated owner's pass is noted for history when note is set.
+ */
+static bool
+passes_owner_check(Oid relid, const char *operation, bool note)
 {
 	Oid			owner = audit_guard_owner_of(relid);
-	char	   *owner_name;
 
 	/* unprotect() acting for this owner may drop what it has to */
-	if (!OidIsValid(owner) || owner == audit_guard_internal_owner ||
-		is_member_of_role_nosuper(GetUserId(), owner))
-		return;
+	if (!OidIsValid(owner) || owner == audit_guard_internal_owner)
+		return true;
+	if (!is_member_of_role_nosuper(GetUserId(), owner))
+		return false;
+	if (note)
+		audit_guard_note_override(relid, owner, operation);
+	return true;
+}
 
-	owner_name = role_name(owner);
+/* Refuse operation on relid: the current user is not its designated owner. */
+pg_noreturn static void
+refuse_not_owner(Oid relid, const char *operation)
+{
+	char	   *owner_name = role_name(audit_guard_owner_of(relid));
+
+	log_refusal(relid, operation, ERRCODE_INSUFFICIENT_PRIVILEGE);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied for %s on protected table %s",
@@ -66,6 +163,30 @@ audit_guard_require_owner(Oid relid, const char *operation)
 					   audit_guard_table_name(relid), owner_name),
 			 errhint("Run the statement as role \"%s\" (SET ROLE \"%s\"); superuser status does not count as being the designated owner.",
 					 owner_name, owner_name)));
+	pg_unreachable();
+}
+
+/*
+ * Refuse operation on a protected table unless the current user is a member
+ * of its designated owner (superuser status does not count).  A designated
+ * owner who passes is recorded in audit_guard.history.
+ */
+void
+audit_guard_require_owner(Oid relid, const char *operation)
+{
+	if (!passes_owner_check(relid, operation, true))
+		refuse_not_owner(relid, operation);
+}
+
+/*
+ * The same test for protect() and unprotect(), which record their own
+ * event in history.
+ */
+void
+audit_guard_require_owner_quietly(Oid relid, const char *operation)
+{
+	if (!passes_owner_check(relid, operation, false))
+		refuse_not_owner(relid, operation);
 }
 
 /* Refuse a change of rows (UPDATE, DELETE, MERGE, TRUNCATE): always. */
@@ -74,6 +195,7 @@ audit_guard_refuse_change(Oid relid, const char *operation)
 {
 	Oid			owner = audit_guard_owner_of(relid);
 
+	log_refusal(relid, statement_word(operation), AG_ERRCODE_APPEND_ONLY);
 	ereport(ERROR,
 			(errcode(AG_ERRCODE_APPEND_ONLY),
 			 errmsg("cannot %s protected table %s", operation, audit_guard_table_name(relid)),
@@ -94,13 +216,20 @@ audit_guard_refuse_replica_role(const char *how)
 {
 	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
 	char	   *owner_name;
+	char	   *operation = psprintf("SET session_replication_role = replica with %s",
+									 how);
 	int			count;
 
 	if (!OidIsValid(relid))
+	{
+		if (audit_guard_any_protected())
+			audit_guard_note_override(InvalidOid, InvalidOid, operation);
 		return;
+	}
 
 	owner_name = role_name(audit_guard_owner_of(relid));
 	count = audit_guard_protected_count();	/* reads the registry whole */
+	log_refusal(relid, operation, ERRCODE_INSUFFICIENT_PRIVILEGE);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied to set session_replication_role to replica with %s",
@@ -115,11 +244,19 @@ audit_guard_refuse_replica_role(const char *how)
 void
 audit_guard_refuse_own_table(Oid relid, const char *operation)
 {
+	bool		seal_data = relid != audit_guard_registry_relid() &&
+		relid != audit_guard_history_relid();
+
+	log_refusal(relid, statement_word(operation), ERRCODE_INSUFFICIENT_PRIVILEGE);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("cannot %s audit_guard table %s directly",
 					operation, audit_guard_table_name(relid)),
+			 seal_data ?
+			 errdetail("The seal data is written only by audit_guard.seal(), and never changed, for every role.") :
 			 errdetail("The registry and its history are written only by audit_guard's functions, for every role."),
+			 seal_data ?
+			 errhint("Use audit_guard.seal() to add blocks and audit_guard.verify() to check them.") :
 			 errhint("Use audit_guard.protect() and audit_guard.unprotect().")));
 }
 
@@ -131,6 +268,7 @@ audit_guard_refuse_owner_drop(Oid roleid)
 
 	if (!OidIsValid(relid))
 		return;
+	log_refusal(relid, "DROP ROLE", ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST);
 	ereport(ERROR,
 			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 			 errmsg("role \"%s\" cannot be dropped because it is the designated owner of protected table %s",
@@ -149,11 +287,17 @@ void
 audit_guard_refuse_extension_change(const char *operation)
 {
 	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
+	char	   *what = psprintf("%s extension audit_guard", operation);
 	int			count;
 
 	if (!OidIsValid(relid))
+	{
+		if (audit_guard_any_protected())
+			audit_guard_note_override(InvalidOid, InvalidOid, what);
 		return;
+	}
 	count = audit_guard_protected_count();	/* reads the registry whole */
+	log_refusal(relid, what, ERRCODE_INSUFFICIENT_PRIVILEGE);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg_plural("permission denied to %s extension audit_guard while %d table is protected",
@@ -168,6 +312,7 @@ audit_guard_refuse_extension_change(const char *operation)
 void
 audit_guard_refuse_catalog_edit(Oid relid)
 {
+	log_refusal(relid, "catalog edit", ERRCODE_INSUFFICIENT_PRIVILEGE);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("cannot weaken the guard of protected table %s by editing system catalogs",
@@ -188,7 +333,12 @@ audit_guard_refuse_load(const char *filename)
 	Oid			relid = audit_guard_first_foreign_owner(GetUserId());
 
 	if (!OidIsValid(relid))
+	{
+		if (audit_guard_any_protected())
+			audit_guard_note_override(InvalidOid, InvalidOid, "LOAD");
 		return;
+	}
+	log_refusal(relid, "LOAD", ERRCODE_INSUFFICIENT_PRIVILEGE);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied to LOAD \"%s\" while tables are protected by audit_guard",
@@ -206,6 +356,7 @@ audit_guard_refuse_load(const char *filename)
 void
 audit_guard_refuse_foreign_partition(Oid parent, const char *child)
 {
+	log_refusal(parent, "foreign table as partition", ERRCODE_FEATURE_NOT_SUPPORTED);
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("cannot make foreign table %s a partition of protected table %s",

@@ -64,6 +64,8 @@ typedef struct GuardCache
 	Oid			registry;
 	Oid			registry_pkey;
 	Oid			history;
+	Oid			seal_blocks;	/* InvalidOid before extension version 1.1 */
+	Oid			seal_rows;
 	Oid			guard_function;
 	Oid			extension_oid;
 	List	   *own_tables;		/* member tables: registry, history, ... */
@@ -171,6 +173,8 @@ find_extension_objects(void)
 	cache.extension_oid = get_extension_oid("audit_guard", true);
 	cache.registry = get_relname_relid("registry", cache.schema);
 	cache.history = get_relname_relid("history", cache.schema);
+	cache.seal_blocks = get_relname_relid("seal_blocks", cache.schema);
+	cache.seal_rows = get_relname_relid("seal_rows", cache.schema);
 	cache.guard_function =
 		LookupFuncName(list_make2(makeString(get_namespace_name(cache.schema)),
 								  makeString("reject_change")),

@@ -13,7 +13,8 @@ SELECT columns_are('audit_guard', 'registry',
 	ARRAY['relid', 'designated_owner', 'protected_at', 'protected_by']);
 SELECT columns_are('audit_guard', 'history',
 	ARRAY['at', 'action', 'relid', 'table_name', 'designated_owner', 'performed_by',
-		  'recorded_in']);
+		  'recorded_in',
+		  'statement', 'operation', 'id']);
 SELECT columns_are('audit_guard', 'protected_tables',
 	ARRAY['table_name', 'designated_owner', 'protected_at', 'protected_by',
 		  'protected_through']);

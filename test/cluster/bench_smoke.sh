@@ -8,7 +8,9 @@ source "$root/scripts/cluster.sh"
 
 log=$(mktemp)
 if BENCH_SMOKE=1 BENCH_INSTALL=0 bash "$root/bench/run.sh" >"$log" 2>&1 &&
-	grep -q '^| (5) CREATE + DROP TABLE' "$log"; then
+	grep -q '^| (5) CREATE + DROP TABLE' "$log" &&
+	grep -q '^| (6) INSERT jsonb: PL/pgSQL hash-chain trigger' "$log" &&
+	grep -q '^| audit_guard.verify() |' "$log"; then
 	ag_pass "make bench smoke run prints its table"
 else
 	sed 's/^/#   /' "$log" | tail -40

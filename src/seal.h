@@ -1,0 +1,161 @@
+/*-------------------------------------------------------------------------
+ *
+ * seal.h
+ *		Declarations shared by seal(), verify() and the code that reads
+ *		and writes the seal data (seal_data.c).
+ *
+ * The format itself (encodings, hashes, tree) is in seal_format.h, shared
+ * with the client; this header is the server's side of it: rows read from
+ * heap tuples through the types' send functions, seal data read from
+ * audit_guard.seal_blocks and audit_guard.seal_rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AUDIT_GUARD_SEAL_H
+#define AUDIT_GUARD_SEAL_H
+
+#include "audit_guard.h"
+#include "seal_format.h"
+
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
+#include "utils/tuplestore.h"
+
+/* One column of a row or key encoding, bound to the table as it is now. */
+typedef struct SealColumn
+{
+	char	   *name;
+	AttrNumber	attnum;			/* InvalidAttrNumber when the column is gone */
+	Oid			typid;
+	int			fast;			/* a FAST_* kind of seal_data.c, or 0 */
+	FmgrInfo	send;
+} SealColumn;
+
+/* An ordered list of columns: a block's sealed columns, or its key. */
+typedef struct SealColumns
+{
+	int			ncolumns;
+	SealColumn *columns;
+	const char **names;
+	char	   *missing;		/* the first column that is gone, or NULL */
+} SealColumns;
+
+/* One stored chunk of a block's rows. */
+typedef struct StoredChunk
+{
+	int			chunk;
+	int			row_count;
+	bytea	   *keys;			/* detoasted */
+	bytea	   *leaves;			/* detoasted; NULL when not read */
+} StoredChunk;
+
+/* A block as stored, with its rows. */
+typedef struct StoredBlock
+{
+	int64		block;
+	bool		header;			/* false: rows stored for a block with no header */
+	int			ncolumns;
+	const char **columns;
+	int			nkeys;
+	const char **keys;
+	int64		row_count;
+	bool		hashes_ok;		/* root, prev_hash, block_hash are 32 bytes */
+	unsigned char root[AG_HASH_LEN];
+	unsigned char prev_hash[AG_HASH_LEN];
+	unsigned char block_hash[AG_HASH_LEN];
+	List	   *chunks;			/* StoredChunk *, by chunk number */
+	bool		rows_ok;		/* keys and leaves parse and agree */
+	bool		skip;			/* verify(): its rows cannot be checked */
+	struct SealColumns *bound;	/* verify(): its columns, bound to the table */
+} StoredBlock;
+
+/* A key as bytes. */
+typedef struct SealKeyRef
+{
+	const unsigned char *data;
+	uint32		len;
+} SealKeyRef;
+
+/* A sealed key found in the seal data. */
+typedef struct SealedKey
+{
+	SealKeyRef	key;
+	bool		found;			/* verify(): the table still has the row */
+	int			block_index;	/* into the caller's array of StoredBlocks */
+	const unsigned char *leaf;	/* NULL when leaves were not read */
+} SealedKey;
+
+/*
+ * The sealed keys of one key-column list: every key in the order it is
+ * stored (block by block, key order within a block), a cursor at the key
+ * after the last one found, and a hash of them all, built when a lookup
+ * misses the cursor (or at once, for verify(), to find keys sealed twice).
+ * A table read in the order it was written meets its keys nearly in that
+ * order, so most lookups cost one comparison.
+ */
+typedef struct KeySet
+{
+	SealColumns *key;			/* bound to the table */
+	SealedKey  *entries;
+	uint32		n;
+	uint32		cap;
+	uint32		cursor;
+	struct keyset_hash *hash;	/* of entry indexes; NULL until needed */
+} KeySet;
+
+/* One problem verify() reports. */
+typedef struct SealProblem
+{
+	Oid			relid;
+	int64		block;			/* 0: none */
+	SealKeyRef	key;			/* data NULL: no row */
+	char	   *row_key;
+	const char *problem;
+	char	   *detail;
+	int			seq;			/* order of discovery, for a stable sort */
+} SealProblem;
+
+/* seal_data.c: the format's hooks on the server side */
+extern void audit_guard_hash_begin(void);
+extern void audit_guard_hash_end(void);
+extern int	audit_guard_encoding_begin(void);
+extern void audit_guard_encoding_end(int saved);
+extern Tuplestorestate *audit_guard_srf_begin(FunctionCallInfo fcinfo,
+											  TupleDesc *tupdesc);
+
+/* seal_data.c: columns and encodings */
+extern SealColumns *audit_guard_bind_columns(Relation rel, int n,
+											 const char **names);
+extern SealColumns *audit_guard_live_columns(Relation rel);
+extern SealColumns *audit_guard_key_columns(Relation rel);
+extern bool audit_guard_same_names(int n1, const char **a,
+								   int n2, const char **b);
+extern void audit_guard_encode(AgBuf *buf, SealColumns *cols,
+							   TupleTableSlot *slot);
+extern char *audit_guard_key_text(SealColumns *key, const unsigned char *enc,
+								  size_t len);
+extern char *audit_guard_slot_key_text(SealColumns *key, TupleTableSlot *slot);
+
+/* seal_data.c: stored seal data */
+extern Oid	audit_guard_seal_blocks_table(void);
+extern Oid	audit_guard_seal_rows_table(void);
+extern StoredBlock *audit_guard_read_blocks(Oid relid, Snapshot snapshot,
+											bool leaves, int *nblocks);
+extern List *audit_guard_sealed_tables(Snapshot snapshot);
+extern List *audit_guard_key_sets(Relation rel, StoredBlock *blocks,
+								  int nblocks, bool hash, List **problems);
+extern SealedKey *audit_guard_key_lookup(KeySet *set, const unsigned char *key,
+										 uint32 keylen);
+extern void audit_guard_key_iterate(KeySet *set,
+									void (*fn) (SealedKey *entry, void *arg),
+									void *arg);
+extern SealProblem *audit_guard_problem(List **problems, Oid relid,
+										int64 block, const char *problem,
+										const char *fmt,...) pg_attribute_printf(5, 6);
+
+/* seal.c: who may seal */
+extern bool audit_guard_may_seal(Oid relid);
+
+#endif							/* AUDIT_GUARD_SEAL_H */
