@@ -1464,8 +1464,18 @@ usage(void)
 		   PROGNAME, PROGNAME);
 }
 
-int
-main(int argc, char **argv)
+/* The command line. */
+typedef struct Options
+{
+	const char *conninfo;
+	const char *digest_path;
+	const char *save_path;
+	bool		quiet;
+} Options;
+
+/* Parse the options; returns the exit status to leave with, or -1 to go on. */
+static int
+parse_options(int argc, char **argv, Options *o)
 {
 	static struct option options[] = {
 		{"dbname", required_argument, NULL, 'd'},
@@ -1475,20 +1485,9 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
 	};
-	const char *conninfo = NULL;
-	const char *digest_path = NULL;
-	const char *save_path = NULL;
-	bool		quiet = false;
-	DigestEntry *digest = NULL;
-	int			ndigest = 0;
-	Table	   *tables;
-	int			ntables;
-	int64_t		blocks = 0;
-	int64_t		rows = 0;
 	int			c;
-	int			i;
-	int			j;
 
+	memset(o, 0, sizeof(Options));
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
 	{
 		usage();
@@ -1499,16 +1498,16 @@ main(int argc, char **argv)
 		switch (c)
 		{
 			case 'd':
-				conninfo = optarg;
+				o->conninfo = optarg;
 				break;
 			case 1:
-				digest_path = optarg;
+				o->digest_path = optarg;
 				break;
 			case 2:
-				save_path = optarg;
+				o->save_path = optarg;
 				break;
 			case 'q':
-				quiet = true;
+				o->quiet = true;
 				break;
 			case 'V':
 				printf(PROGNAME " (audit_guard) 1.1\n");
@@ -1518,21 +1517,70 @@ main(int argc, char **argv)
 				return 2;
 		}
 	}
-	if (digest_path)
-		digest = read_digest(digest_path, &ndigest);
+	return -1;
+}
 
-	{
-		/* -d takes a database name or a connection string, as psql's does */
-		const char *keywords[] = {"dbname", "fallback_application_name", NULL};
-		const char *values[] = {conninfo, PROGNAME, NULL};
+/*
+ * Connect: -d takes a database name or a connection string, as psql's
+ * does; text-like send forms come in the database's own encoding.
+ */
+static void
+connect_to(const char *conninfo)
+{
+	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {conninfo, PROGNAME, NULL};
 
-		conn = PQconnectdbParams(keywords, values, 1);
-	}
+	conn = PQconnectdbParams(keywords, values, 1);
 	if (PQstatus(conn) != CONNECTION_OK)
 		fatal("could not connect: %s", PQerrorMessage(conn));
-	/* text-like send forms in the database's own encoding, unconverted */
 	if (PQsetClientEncoding(conn, PQparameterStatus(conn, "server_encoding")) != 0)
 		fatal("could not set the client encoding: %s", PQerrorMessage(conn));
+}
+
+/* Print every problem found: the tables', then the digest's. */
+static void
+print_problems(Table *tables, int ntables)
+{
+	int			i;
+	int			j;
+
+	for (i = 0; i < ntables; i++)
+	{
+		print_keys(&tables[i]);
+		for (j = 0; j < tables[i].nproblems; j++)
+		{
+			Problem    *p = &tables[i].problems[j];
+
+			print_problem(tables[i].name, p->block, p->row_key, p->problem, p->detail);
+		}
+	}
+	for (i = 0; i < ndigest_problems; i++)
+		print_problem(digest_tables[i], digest_problems[i].block, NULL,
+					  digest_problems[i].problem, digest_problems[i].detail);
+	fflush(stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+	Options		o;
+	DigestEntry *digest = NULL;
+	int			ndigest = 0;
+	Table	   *tables;
+	int			ntables;
+	int64_t		blocks = 0;
+	int64_t		rows = 0;
+	int			status = parse_options(argc, argv, &o);
+	int			i;
+	int			j;
+
+	if (status >= 0)
+		return status;
+	if (o.digest_path)
+		digest = read_digest(o.digest_path, &ndigest);
+	connect_to(o.conninfo);
+
+	/* one snapshot for the seal data and the rows */
 	command("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 	schema_q = extension_schema();
 	/* TABLE arguments are read in the session's own search_path */
@@ -1549,23 +1597,10 @@ main(int argc, char **argv)
 		check_digest(digest, ndigest, tables, ntables, optind == argc);
 	command("COMMIT");
 
-	for (i = 0; i < ntables; i++)
-	{
-		print_keys(&tables[i]);
-		for (j = 0; j < tables[i].nproblems; j++)
-		{
-			Problem    *p = &tables[i].problems[j];
-
-			print_problem(tables[i].name, p->block, p->row_key, p->problem, p->detail);
-		}
-	}
-	for (i = 0; i < ndigest_problems; i++)
-		print_problem(digest_tables[i], digest_problems[i].block, NULL,
-					  digest_problems[i].problem, digest_problems[i].detail);
-	fflush(stdout);
-	if (save_path && total_problems == 0)
-		save_digest(save_path, tables, ntables);
-	if (!quiet)
+	print_problems(tables, ntables);
+	if (o.save_path && total_problems == 0)
+		save_digest(o.save_path, tables, ntables);
+	if (!o.quiet)
 		fprintf(stderr, PROGNAME ": %d table%s, %" PRId64 " block%s, %" PRId64 " row%s read: %s\n",
 				ntables, ntables == 1 ? "" : "s", blocks, blocks == 1 ? "" : "s",
 				rows, rows == 1 ? "" : "s",
