@@ -365,11 +365,56 @@ $$;
  * other; role_paths() enumerates every chain from every role in the
  * cluster, which made one table's check take about 190 ms at 500 roles.
  */
-CREATE FUNCTION audit_guard.role_paths_to(targets oid[])
+CREATE FUNCTION audit_guard.role_paths_walk(targets oid[])
 RETURNS TABLE (member oid, target oid, path text, depth integer,
 			   inherits boolean, can_set boolean)
 AS 'MODULE_PATHNAME', 'audit_guard_role_paths_to'
 LANGUAGE C STABLE STRICT;
+
+/*
+ * role_paths_to(targets): role_paths_walk() when the library can be used.
+ * Without preloading, any call into the library fails (55000), and the
+ * checks must still say what is wrong: then the same rows come from a
+ * recursive query (every chain, not only the shortest, so slower on a
+ * dense role graph; privileges() keeps the shortest either way).
+ */
+CREATE FUNCTION audit_guard.role_paths_to(targets oid[])
+RETURNS TABLE (member oid, target oid, path text, depth integer,
+			   inherits boolean, can_set boolean)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	BEGIN
+		PERFORM audit_guard.hooks_active();
+	EXCEPTION WHEN object_not_in_prerequisite_state THEN
+		RETURN QUERY
+		WITH RECURSIVE paths (member, target, path, oids, inherits, can_set) AS (
+			SELECT r.oid, r.oid, pg_catalog.quote_ident(r.rolname),
+				   ARRAY[r.oid], true, true
+			  FROM pg_catalog.pg_roles r
+			 WHERE r.oid = ANY (targets)
+			UNION ALL
+			SELECT m.member, p.target,
+				   pg_catalog.quote_ident(g.rolname) || ' -> ' || p.path,
+				   m.member || p.oids,
+				   p.inherits AND coalesce((pg_catalog.to_jsonb(m) ->> 'inherit_option')::boolean,
+										   g.rolinherit),
+				   p.can_set AND coalesce((pg_catalog.to_jsonb(m) ->> 'set_option')::boolean,
+										  true)
+			  FROM paths p
+			  JOIN pg_catalog.pg_auth_members m ON m.roleid = p.member
+			  JOIN pg_catalog.pg_roles g ON g.oid = m.member
+			 WHERE m.member <> ALL (p.oids)
+		)
+		SELECT x.member, x.target, x.path, pg_catalog.cardinality(x.oids) - 1,
+			   x.inherits, x.can_set
+		  FROM paths x;
+		RETURN;
+	END;
+	RETURN QUERY SELECT * FROM audit_guard.role_paths_walk(targets);
+END
+$$;
 
 /*
  * privilege_holders(tbl), as in 1.0, but reading only the tables asked

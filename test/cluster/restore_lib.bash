@@ -114,8 +114,12 @@ rm_verify_refused() {
 		"$label: DISABLE TRIGGER on a partition refused to the superuser (42501)"
 }
 
-# Run a restore command; record its status and output for the checks.
+# Run a restore command; record its status and output for the checks, and
+# show the output when it failed.
 rm_run() {
 	RM_OUT=$("$@" 2>&1)
 	RM_RC=$?
+	if [ "$RM_RC" -ne 0 ]; then
+		printf '%s\n' "$RM_OUT" | head -n 20 | sed 's/^/#   /'
+	fi
 }

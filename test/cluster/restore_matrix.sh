@@ -31,7 +31,7 @@ ag_ok "and then the extension, if it does not exist" \
 	grep -qx 'CREATE EXTENSION IF NOT EXISTS audit_guard WITH SCHEMA audit_guard;' "$D.sql"
 ag_ok "the registry's rows are in the dump" grep -q '^COPY audit_guard.registry ' "$D.sql"
 
-# 1-3. plain, custom, directory into a database without the extension
+# plain, custom, directory into a database without the extension
 rm_target ag_rm_plain
 rm_run "$B/psql" -X -q -1 -v ON_ERROR_STOP=1 -d ag_rm_plain -f "$D.sql"
 ag_is "$RM_RC" 0 "plain: psql -1 -v ON_ERROR_STOP=1 restores"
@@ -48,19 +48,20 @@ ag_is "$(ag_scalar ag_rm_custom "SELECT count(*) FROM audit_guard.table_history 
 ag_is "$(ag_scalar ag_rm_custom "SELECT count(*) FROM audit_guard.table_history h WHERE h.table_now IS DISTINCT FROM to_regclass(h.table_name) OR h.recorded_relid = h.table_now::oid")" \
 	0 "custom: no event points at a table by its source OID"
 
+# (pg_restore -j, in parallel, is restore_parallel.sh)
 rm_target ag_rm_dir
-rm_run "$B/pg_restore" --exit-on-error -j 2 -d ag_rm_dir "$D.dir"
-ag_is "$RM_RC" 0 "directory: pg_restore -j 2 restores"
+rm_run "$B/pg_restore" --exit-on-error -d ag_rm_dir "$D.dir"
+ag_is "$RM_RC" 0 "directory: pg_restore restores"
 rm_verify_same ag_rm_dir directory
 
-# 4. --no-owner: the restoring superuser owns everything; the designated
+# --no-owner: the restoring superuser owns everything; the designated
 # owners are roles, so they are the same
 rm_target ag_rm_noowner
 rm_run "$B/pg_restore" --exit-on-error --no-owner -d ag_rm_noowner "$D.custom"
 ag_is "$RM_RC" 0 "--no-owner: pg_restore restores"
 rm_verify_same ag_rm_noowner no-owner
 
-# 5. --schema-only, then --data-only (no --disable-triggers): the end state
+# --schema-only, then --data-only (no --disable-triggers): the end state
 # (the window between the two is in restore_failclosed.sh)
 rm_target ag_rm_split
 rm_run "$B/pg_restore" --exit-on-error -d ag_rm_split "$D.schema"
@@ -69,7 +70,7 @@ rm_run "$B/pg_restore" --exit-on-error -d ag_rm_split "$D.data"
 ag_is "$RM_RC" 0 "split: the --data-only part restores (INSERT needs no trigger disabled)"
 rm_verify_same ag_rm_split "schema-only + data-only"
 
-# 6. Into a database where the superuser created audit_guard already.
+# Into a database where the superuser created audit_guard already.
 # PostgreSQL 15 cannot make schema audit_guard a member of the extension
 # (it contains the extension), so every dump creates it, and that fails.
 rm_target ag_rm_pre with-extension
@@ -99,7 +100,7 @@ rm_run "$B/psql" -X -q -1 -v ON_ERROR_STOP=1 -d ag_rm_pre4 -f "$D.nosch.sql"
 ag_is "$RM_RC" 0 "pre-created extension, plain script from that list: psql -1 restores"
 rm_verify_same ag_rm_pre4 "pre-created extension, plain from list"
 
-# 7. -t into a database without the extension: the guard triggers cannot
+# -t into a database without the extension: the guard triggers cannot
 # be created (their function does not exist), which pg_restore reports
 rm_target ag_rm_table_fresh fresh with-schema
 rm_run "$B/pg_restore" -d ag_rm_table_fresh "$D.table"
@@ -107,7 +108,7 @@ ag_ok "-t into a database without audit_guard: pg_restore fails" test "$RM_RC" -
 ag_ok "  saying that schema audit_guard (of the trigger function) does not exist" \
 	grep -q 'schema "audit_guard" does not exist' <<<"$RM_OUT"
 
-# 8. A non-superuser restoring into a database without the extension:
+# A non-superuser restoring into a database without the extension:
 # CREATE EXTENSION needs a superuser, and pg_restore says so
 rm_target ag_rm_nosuper_fresh
 rm_run "$B/pg_restore" --no-owner -U regress_rm_restorer -d ag_rm_nosuper_fresh "$D.custom"
