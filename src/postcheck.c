@@ -55,6 +55,9 @@ static int	maxpending = 0;
 /* Relations this transaction dropped (TopTransactionContext). */
 static List *dropped = NIL;
 
+/* Relations found empty under lock before a TRUNCATE (TopTransactionContext). */
+static List *empty_truncated = NIL;
+
 /* relid -> command id up to which its changes were checked (TopTransactionContext). */
 static HTAB *checked = NULL;
 
@@ -207,6 +210,16 @@ cannot_matter(Oid relid, bool own)
 	return result;
 }
 
+/* A TRUNCATE of relid, found empty under its lock, may give it new storage. */
+void
+audit_guard_postcheck_allow_new_storage(Oid relid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	empty_truncated = lappend_oid(empty_truncated, relid);
+	MemoryContextSwitchTo(old);
+}
+
 /* Called by the object-access hook for every relation dropped. */
 void
 audit_guard_postcheck_dropped(Oid relid)
@@ -255,7 +268,8 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 		return;
 	rules.guard_function = by_catalog_edit ? catalog_guard :
 		audit_guard_guard_function();
-	rules.storage_rewrite_ok = storage_rewrites > 0 && !by_catalog_edit;
+	rules.storage_rewrite_ok = !by_catalog_edit &&
+		(storage_rewrites > 0 || list_member_oid(empty_truncated, relid));
 
 	before = snapshot_at(base, from);
 	after = snapshot_at(base, now);
@@ -534,7 +548,7 @@ postcheck_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			checked = NULL;
-			dropped = NIL;
+			dropped = empty_truncated = NIL;
 			catalog_written = false;
 			catalog_tables = catalog_own = catalog_objects = catalog_lines = NIL;
 			npending = 0;

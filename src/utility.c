@@ -21,6 +21,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
@@ -33,6 +34,8 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "parser/parse_type.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
@@ -403,7 +406,31 @@ truncate_targets(TruncateStmt *stmt)
 }
 
 /*
- * TRUNCATE: refused for everyone, before any table is locked or emptied,
+ * True when relid holds no block at all, checked under the lock TRUNCATE
+ * takes anyway: truncating it removes nothing.  pg_restore -j truncates
+ * each table it has just created before loading it, and the registry's
+ * rows may already be loaded by then.  The new storage is then allowed to
+ * the post-statement check for this relation only.
+ */
+static bool
+empty_under_lock(Oid relid)
+{
+	Relation	rel;
+	bool		empty;
+
+	if (get_rel_relkind(relid) != RELKIND_RELATION)
+		return false;
+	LockRelationOid(relid, AccessExclusiveLock);
+	rel = relation_open(relid, NoLock);
+	empty = RelationGetNumberOfBlocks(rel) == 0;
+	relation_close(rel, NoLock);
+	if (empty)
+		audit_guard_postcheck_allow_new_storage(relid);
+	return empty;
+}
+
+/*
+ * TRUNCATE: refused for everyone, before any table is emptied,
  * when a protected table or one of audit_guard's own is among the tables
  * it would empty.
  */
@@ -417,13 +444,16 @@ check_truncate(TruncateStmt *stmt)
 	foreach(lc, truncate_targets(stmt))
 	{
 		Oid			relid = lfirst_oid(lc);
+		bool		empty;
 
-		if (OidIsValid(audit_guard_owner_of(relid)))
-			audit_guard_refuse_change(relid, "truncate");
-		if (audit_guard_is_own_table(relid))
-			audit_guard_refuse_own_table(relid, "truncate");
 		if (IsCatalogRelationOid(relid) && audit_guard_any_protected())
 			audit_guard_refuse_catalog_truncate(relid);
+		if (audit_guard_is_own_table(relid))
+			audit_guard_refuse_own_table(relid, "truncate");
+		/* every target: another session may protect it while we wait */
+		empty = empty_under_lock(relid);
+		if (OidIsValid(audit_guard_owner_of(relid)) && !empty)
+			audit_guard_refuse_change(relid, "truncate");
 	}
 }
 

@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
 # Parallel restore, pg_restore -j (issue 10).
 #
-# EXPECTED TO FAIL (most runs) until audit_guard lets TRUNCATE through on a
-# protected table that is empty.  In parallel mode pg_restore loads each
-# table it created in the same run inside a transaction that starts with
-# TRUNCATE TABLE ONLY (pg_backup_archiver.c, restore_toc_entry), so that
-# the COPY need not be WAL-logged.  The data items run in any order, so
-# when audit_guard.registry's rows are loaded first, the tables are
-# protected by the time their own data item starts, and the TRUNCATE of the
-# empty, just-created table is refused (23000): "a worker process died
-# unexpectedly", and with --exit-on-error the restore stops half done.
-# Seen in about one run in six with -j 4.  Truncating a table that holds
-# no row removes nothing; the check belongs where the table is already
-# locked (no block in the relation, under the AccessExclusiveLock TRUNCATE
-# takes).  Expected: every run restores the same protection.
+# In parallel mode pg_restore loads each table it created in the same run
+# inside a transaction that starts with TRUNCATE TABLE ONLY
+# (pg_backup_archiver.c, restore_toc_entry), so that the COPY need not be
+# WAL-logged.  The data items run in any order, so the registry's rows may
+# be loaded first: the table is then protected when its own data item
+# truncates it.  audit_guard lets TRUNCATE through on a protected table
+# that holds no block, checked under the lock TRUNCATE takes (it removes
+# nothing).  Seen failing in about one run in six with -j 4 before that.
 set -uo pipefail
 ROOT=${AG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/scripts/cluster.sh"
