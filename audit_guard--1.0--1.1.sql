@@ -635,6 +635,9 @@ BEGIN
 		status := 'failed';
 		IF rel.relkind IS NULL THEN
 			detail := pg_catalog.format('audit_guard.registry has a row for relation %s, which no longer exists', rel.relid);
+		ELSIF NOT rel.registered AND EXISTS (SELECT FROM pg_catalog.pg_trigger tg
+											  WHERE tg.tgrelid = rel.relid AND tg.tgfoid = guard_fn) THEN
+			detail := 'the table carries audit_guard''s guard triggers, so it is protected (fail closed), but it has no row in audit_guard.registry: its designated owner is its table owner until audit_guard.protect() records one';
 		ELSIF NOT rel.registered THEN
 			detail := 'the table is not protected by audit_guard (it has no row in audit_guard.registry)';
 		ELSIF rel.owner_name IS NULL THEN
@@ -654,6 +657,23 @@ BEGIN
 			  FROM audit_guard.partition_check(rel.relid, rel.designated_owner) x;
 		END IF;
 	END LOOP;
+
+	-- audit_guard's own triggers: reported only when one is missing or off
+	IF tbl IS NULL THEN
+		RETURN QUERY
+		SELECT pg_catalog.to_regclass(w.tbl), 'audit_guard trigger'::text, 'failed'::text,
+			   pg_catalog.format('trigger %I on %s is %s', w.tgname, w.tbl,
+								 CASE WHEN t.oid IS NULL THEN 'missing'
+									  ELSE 'not ENABLE ALWAYS (' || t.tgenabled::text || ')' END)
+		  FROM (VALUES ('audit_guard.registry', 'registry_changed'),
+					   ('audit_guard.registry', 'own_table_guard'),
+					   ('audit_guard.registry', 'own_table_no_truncate'),
+					   ('audit_guard.history', 'own_table_guard'),
+					   ('audit_guard.history', 'own_table_no_truncate')) AS w (tbl, tgname)
+		  LEFT JOIN pg_catalog.pg_trigger t
+			ON t.tgrelid = pg_catalog.to_regclass(w.tbl) AND t.tgname = w.tgname
+		 WHERE t.oid IS NULL OR t.tgenabled <> 'A';
+	END IF;
 
 	IF NOT found_any THEN
 		table_name := NULL;

@@ -30,6 +30,7 @@
 #include "audit_guard.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_auth_members.h"
 #include "catalog/pg_authid.h"
@@ -38,6 +39,7 @@
 #include "funcapi.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
+#include "utils/tuplestore.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -195,7 +197,11 @@ quoted_role(Oid roleid)
 	return (char *) quote_identifier(name ? name : psprintf("%u", roleid));
 }
 
-/* True when roleid has rolinherit (the default when it cannot be read). */
+/*
+ * True when roleid has rolinherit (the default when it cannot be read).
+ * Only PostgreSQL 15 asks: from 16 each grant says so itself (compat.h).
+ */
+pg_attribute_unused()
 static bool
 role_inherits(Oid roleid)
 {

@@ -52,7 +52,7 @@ ag_is "$(ag_scalar ag_fc_split "SELECT count(*) FROM audit_guard.registry")" 0 \
 ag_is "$(ag_scalar ag_fc_split "$RM_TRIGGERS")" "$RM_WANT_TRIGGERS" "window: the guard triggers are there, ALWAYS"
 rm_verify_refused ag_fc_split window
 ag_is "$(registered ag_fc_split audit.audit_log)" \
-	"the table is not protected by audit_guard (it has no row in audit_guard.registry)" \
+	"the table carries audit_guard's guard triggers, so it is protected (fail closed), but it has no row in audit_guard.registry: its designated owner is its table owner until audit_guard.protect() records one" \
 	"window: check() reports audit_log's missing registry row"
 
 # split-dt: then the data, with --disable-triggers
@@ -77,7 +77,7 @@ ag_sqlstate ag_fc_table 42501 "BEGIN; ALTER TABLE audit.audit_log ENABLE TRIGGER
 ag_sqlstate ag_fc_table 42501 "BEGIN; DROP TRIGGER audit_guard_append_only ON audit.audit_log; ROLLBACK" \
 	"table: DROP TRIGGER refused to the superuser (42501)"
 ag_is "$(registered ag_fc_table audit.audit_log)" \
-	"the table is not protected by audit_guard (it has no row in audit_guard.registry)" \
+	"the table carries audit_guard's guard triggers, so it is protected (fail closed), but it has no row in audit_guard.registry: its designated owner is its table owner until audit_guard.protect() records one" \
 	"table: check() reports the missing registry row"
 ag_ok "table: the table's owner registers it, naming the designated owner" \
 	ag_psql -d ag_fc_table -c "SET ROLE regress_rm_owner" \
@@ -94,7 +94,7 @@ ag_is "$(ag_scalar ag_fc_managed "$RM_DATA")" "$RM_WANT_DATA" "managed: every ro
 ag_is "$(ag_scalar ag_fc_managed "$RM_TRIGGERS")" "$RM_WANT_TRIGGERS" "managed: the guard triggers are there, ALWAYS"
 rm_verify_refused ag_fc_managed managed
 ag_is "$(registered ag_fc_managed audit.events)" \
-	"the table is not protected by audit_guard (it has no row in audit_guard.registry)" \
+	"the table carries audit_guard's guard triggers, so it is protected (fail closed), but it has no row in audit_guard.registry: its designated owner is its table owner until audit_guard.protect() records one" \
 	"managed: check() reports the missing registry rows"
 ag_ok "managed: the restorer, the tables' owner now, registers them" \
 	ag_psql -d ag_fc_managed -U regress_rm_restorer \
