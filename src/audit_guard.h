@@ -50,6 +50,7 @@ extern Oid	audit_guard_guard_function(void);
 extern Oid	audit_guard_schema(void);
 extern bool audit_guard_is_designated_owner(Oid relid);
 extern bool audit_guard_is_guard_trigger(Form_pg_trigger trig);
+extern bool audit_guard_has_trigger(Oid relid, bool (*match) (Form_pg_trigger trig));
 
 /* registry.c: more of the cache */
 extern List *audit_guard_own_tables(void);

@@ -137,7 +137,7 @@ check_drop(Oid classId, Oid objectId, int subId)
  * state of the registry) outside CREATE/ALTER EXTENSION.
  */
 static void
-check_extension_alter(Oid classId, Oid objectId)
+check_extension_alter(Oid classId, Oid objectId, int subId)
 {
 	FormData_pg_trigger trig;
 
@@ -145,6 +145,15 @@ check_extension_alter(Oid classId, Oid objectId)
 		return;
 	/* ALTER EXTENSION audit_guard UPDATE marks the row, then runs our script */
 	if (classId == ExtensionRelationId && audit_guard_updating_extension > 0)
+		return;
+	/*
+	 * ALTER TABLE on one of its own tables as a whole (16 and later report
+	 * the table itself after a trigger's state changed): the post-statement
+	 * check compares what changed, and lets through what weakens nothing,
+	 * such as re-enabling a trigger ALWAYS.  Column changes stay refused here.
+	 */
+	if (classId == RelationRelationId && subId == 0 &&
+		audit_guard_is_own_table(objectId))
 		return;
 	/* re-enabling one of its own triggers ALWAYS weakens nothing */
 	if (classId == TriggerRelationId && fetch_trigger(objectId, &trig) &&
@@ -375,7 +384,7 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 		case OAT_POST_ALTER:
 			if (!audit_guard_any_protected())
 				break;
-			check_extension_alter(classId, objectId);
+			check_extension_alter(classId, objectId, subId);
 			if (classId == TriggerRelationId)
 				check_trigger(access, objectId);
 			else if (classId == NamespaceRelationId)

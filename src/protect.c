@@ -329,32 +329,19 @@ read_guard_state(Oid relid)
 	return state;
 }
 
+/* True for an enabled BEFORE INSERT row trigger. */
+static bool
+is_before_insert(Form_pg_trigger trig)
+{
+	return TRIGGER_FOR_ROW(trig->tgtype) && TRIGGER_FOR_BEFORE(trig->tgtype) &&
+		TRIGGER_FOR_INSERT(trig->tgtype) && trig->tgenabled != TRIGGER_DISABLED;
+}
+
 /* True when relid has an enabled BEFORE INSERT row trigger. */
 static bool
 has_before_insert_trigger(Oid relid)
 {
-	Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	bool		found = false;
-
-	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL,
-							  1, &key);
-	while (!found && (tuple = systable_getnext(scan)) != NULL)
-	{
-		Form_pg_trigger trig = (Form_pg_trigger) GETSTRUCT(tuple);
-
-		found = TRIGGER_FOR_ROW(trig->tgtype) &&
-			TRIGGER_FOR_BEFORE(trig->tgtype) &&
-			TRIGGER_FOR_INSERT(trig->tgtype) &&
-			trig->tgenabled != TRIGGER_DISABLED;
-	}
-	systable_endscan(scan);
-	table_close(tgrel, AccessShareLock);
-	return found;
+	return audit_guard_has_trigger(relid, is_before_insert);
 }
 
 static void check_no_before_insert(Oid relid, Oid owner);

@@ -284,9 +284,9 @@ guarded_tables(bool first_only)
 	return relids;
 }
 
-/* True when relid carries a trigger running the guard function. */
-static bool
-has_guard_trigger(Oid relid)
+/* True when one of relid's triggers satisfies match. */
+bool
+audit_guard_has_trigger(Oid relid, bool (*match) (Form_pg_trigger trig))
 {
 	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyData key;
@@ -298,10 +298,24 @@ has_guard_trigger(Oid relid)
 				F_OIDEQ, ObjectIdGetDatum(relid));
 	scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 1, &key);
 	while (!found && (tuple = systable_getnext(scan)) != NULL)
-		found = ((Form_pg_trigger) GETSTRUCT(tuple))->tgfoid == cache.guard_function;
+		found = match((Form_pg_trigger) GETSTRUCT(tuple));
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/* True for a trigger running the guard function (cache.guard_function). */
+static bool
+runs_guard(Form_pg_trigger trig)
+{
+	return trig->tgfoid == cache.guard_function;
+}
+
+/* True when relid carries a trigger running the guard function. */
+static bool
+has_guard_trigger(Oid relid)
+{
+	return audit_guard_has_trigger(relid, runs_guard);
 }
 
 /* A GuardEntry for a guarded table without a registry row: its owner. */
