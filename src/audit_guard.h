@@ -146,6 +146,7 @@ extern void audit_guard_flush_overrides(void);
 
 /* utility.c */
 extern int	audit_guard_updating_extension;
+extern bool audit_guard_running_trigger_state_change(void);
 extern Oid	audit_guard_protected_user_of_type(Oid typid, int depth);
 
 /* object_access.c */

@@ -147,12 +147,13 @@ check_extension_alter(Oid classId, Oid objectId, int subId)
 	if (classId == ExtensionRelationId && audit_guard_updating_extension > 0)
 		return;
 	/*
-	 * ALTER TABLE on one of its own tables as a whole (16 and later report
+	 * ENABLE/DISABLE TRIGGER on one of its own tables (16 and later report
 	 * the table itself after a trigger's state changed): the post-statement
 	 * check compares what changed, and lets through what weakens nothing,
-	 * such as re-enabling a trigger ALWAYS.  Column changes stay refused here.
+	 * such as re-enabling a trigger ALWAYS.  Any other ALTER stays refused.
 	 */
 	if (classId == RelationRelationId && subId == 0 &&
+		audit_guard_running_trigger_state_change() &&
 		audit_guard_is_own_table(objectId))
 		return;
 	/* re-enabling one of its own triggers ALWAYS weakens nothing */

@@ -53,6 +53,9 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
  */
 int			audit_guard_updating_extension = 0;
 
+/* The utility statement running at the current nesting level, or NULL. */
+static Node *running_statement = NULL;
+
 /* The relation a RangeVar names, or InvalidOid; takes no lock. */
 static Oid
 relid_of(RangeVar *rv)
@@ -807,30 +810,62 @@ audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 	bool		rewrite = AG_REWRITES_STORAGE(parsetree);
 	bool		update = IsA(parsetree, AlterExtensionStmt) &&
 		strcmp(((AlterExtensionStmt *) parsetree)->extname, "audit_guard") == 0;
+	Node	   *outer = running_statement;
 
 	if (!audit_guard_is_own_statement(queryString))
 		check_statement(parsetree);
-	if (!rewrite && !update)
-	{
-		run_and_check(AG_PROCESS_UTILITY_ARGS);
-		return;
-	}
 	if (rewrite)
 		audit_guard_postcheck_storage_rewrite(true);
-	else
+	if (update)
 		audit_guard_updating_extension++;
+	running_statement = parsetree;
 	PG_TRY();
 	{
 		run_and_check(AG_PROCESS_UTILITY_ARGS);
 	}
 	PG_FINALLY();
 	{
+		running_statement = outer;
 		if (rewrite)
 			audit_guard_postcheck_storage_rewrite(false);
-		else
+		if (update)
 			audit_guard_updating_extension--;
 	}
 	PG_END_TRY();
+}
+
+/*
+ * True while the utility statement running at this nesting level is an
+ * ALTER TABLE that only enables or disables triggers: the post-statement
+ * check judges such a change on audit_guard's own tables (re-enabling a
+ * trigger ALWAYS weakens nothing).  A statement nested inside it (an event
+ * trigger's) is judged as itself.
+ */
+bool
+audit_guard_running_trigger_state_change(void)
+{
+	ListCell   *lc;
+
+	if (running_statement == NULL || !IsA(running_statement, AlterTableStmt))
+		return false;
+	foreach(lc, ((AlterTableStmt *) running_statement)->cmds)
+	{
+		switch (lfirst_node(AlterTableCmd, lc)->subtype)
+		{
+			case AT_EnableTrig:
+			case AT_EnableAlwaysTrig:
+			case AT_EnableReplicaTrig:
+			case AT_DisableTrig:
+			case AT_EnableTrigAll:
+			case AT_DisableTrigAll:
+			case AT_EnableTrigUser:
+			case AT_DisableTrigUser:
+				break;
+			default:
+				return false;
+		}
+	}
+	return true;
 }
 
 /* Install the hook, keeping the previous one to chain to. */
