@@ -16,6 +16,7 @@
 #include "compat.h"
 
 #include "access/htup.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_trigger.h"
 #include "nodes/pg_list.h"
 #include "utils/snapshot.h"
@@ -56,6 +57,10 @@ extern bool audit_guard_has_trigger(Oid relid, bool (*match) (Form_pg_trigger tr
 extern List *audit_guard_own_tables(void);
 extern List *audit_guard_own_functions(void);
 extern Oid	audit_guard_extension_oid(void);
+extern void audit_guard_scan_dependents(Oid refclassid, Oid refobjid,
+										Snapshot snapshot,
+										bool (*visit) (Form_pg_depend dep, void *arg),
+										void *arg);
 
 /* definition.c: a table's definition as of a snapshot, and what changed */
 typedef struct TableDef TableDef;

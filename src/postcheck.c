@@ -286,31 +286,25 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 	set_checked(relid, now);
 }
 
+/* member_lines' visitor: one text line per membership row. */
+static bool
+note_member_line(Form_pg_depend dep, void *arg)
+{
+	List	  **lines = arg;
+
+	*lines = lappend(*lines, psprintf("%u|%u|%d|%c", dep->classid, dep->objid,
+									  dep->objsubid, dep->deptype));
+	return true;
+}
+
 /* The extension's membership rows in pg_depend, as snapshot sees them. */
 static List *
 member_lines(Snapshot snapshot)
 {
-	Relation	rel = table_open(DependRelationId, AccessShareLock);
-	ScanKeyData keys[2];
-	SysScanDesc scan;
-	HeapTuple	tuple;
 	List	   *lines = NIL;
 
-	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
-	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(catalog_extension));
-	scan = systable_beginscan(rel, DependReferenceIndexId, true, snapshot,
-							  2, keys);
-	while ((tuple = systable_getnext(scan)) != NULL)
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
-
-		lines = lappend(lines, psprintf("%u|%u|%d|%c", dep->classid, dep->objid,
-										dep->objsubid, dep->deptype));
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	audit_guard_scan_dependents(ExtensionRelationId, catalog_extension, snapshot,
+								note_member_line, &lines);
 	return lines;
 }
 

@@ -129,36 +129,58 @@ extension_schema(void)
 	return schema;
 }
 
-/* The extension's member tables and functions, from pg_depend. */
-static void
-find_members(void)
+/*
+ * Call visit for each pg_depend row that depends on object (refclassid,
+ * refobjid), as snapshot sees it (NULL: the catalog snapshot), until visit
+ * returns false.
+ */
+void
+audit_guard_scan_dependents(Oid refclassid, Oid refobjid, Snapshot snapshot,
+							bool (*visit) (Form_pg_depend dep, void *arg),
+							void *arg)
 {
 	Relation	rel = table_open(DependRelationId, AccessShareLock);
 	ScanKeyData keys[2];
 	SysScanDesc scan;
 	HeapTuple	tuple;
-	MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
 
 	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
+				F_OIDEQ, ObjectIdGetDatum(refclassid));
 	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(cache.extension_oid));
-	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, keys);
-	while ((tuple = systable_getnext(scan)) != NULL)
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
-
-		if (dep->deptype != DEPENDENCY_EXTENSION)
-			continue;
-		if (dep->classid == ProcedureRelationId)
-			cache.own_functions = lappend_oid(cache.own_functions, dep->objid);
-		else if (dep->classid == RelationRelationId &&
-				 get_rel_relkind(dep->objid) == RELKIND_RELATION)
-			cache.own_tables = lappend_oid(cache.own_tables, dep->objid);
-	}
+				F_OIDEQ, ObjectIdGetDatum(refobjid));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, snapshot,
+							  2, keys);
+	while ((tuple = systable_getnext(scan)) != NULL &&
+		   visit((Form_pg_depend) GETSTRUCT(tuple), arg))
+		;
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+}
+
+/* find_members' visitor: note a member function or table in the cache. */
+static bool
+note_member(Form_pg_depend dep, void *arg)
+{
+	MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+
+	(void) arg;
+	if (dep->deptype == DEPENDENCY_EXTENSION &&
+		dep->classid == ProcedureRelationId)
+		cache.own_functions = lappend_oid(cache.own_functions, dep->objid);
+	else if (dep->deptype == DEPENDENCY_EXTENSION &&
+			 dep->classid == RelationRelationId &&
+			 get_rel_relkind(dep->objid) == RELKIND_RELATION)
+		cache.own_tables = lappend_oid(cache.own_tables, dep->objid);
 	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* The extension's member tables and functions, from pg_depend. */
+static void
+find_members(void)
+{
+	audit_guard_scan_dependents(ExtensionRelationId, cache.extension_oid, NULL,
+								note_member, NULL);
 }
 
 /* Find the extension's objects by name inside its own schema. */
@@ -246,6 +268,28 @@ trigger_relid(Oid tgoid)
 	return relid;
 }
 
+/* What guarded_tables() collects, and whether one table is enough. */
+typedef struct GuardedScan
+{
+	List	   *relids;
+	bool		first_only;
+} GuardedScan;
+
+/* guarded_tables' visitor: the table of a trigger that depends on the guard. */
+static bool
+note_guarded(Form_pg_depend dep, void *arg)
+{
+	GuardedScan *state = arg;
+	Oid			relid;
+
+	if (dep->classid != TriggerRelationId)
+		return true;
+	relid = trigger_relid(dep->objid);
+	if (OidIsValid(relid))
+		state->relids = list_append_unique_oid(state->relids, relid);
+	return !(state->first_only && state->relids != NIL);
+}
+
 /*
  * The tables that carry a trigger running the guard function, found
  * through pg_depend (the triggers depend on it), registered or not: fail
@@ -255,33 +299,11 @@ trigger_relid(Oid tgoid)
 static List *
 guarded_tables(bool first_only)
 {
-	Relation	rel = table_open(DependRelationId, AccessShareLock);
-	ScanKeyData keys[2];
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	List	   *relids = NIL;
+	GuardedScan state = {NIL, first_only};
 
-	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(ProcedureRelationId));
-	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(cache.guard_function));
-	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, keys);
-	while ((tuple = systable_getnext(scan)) != NULL)
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
-		Oid			relid;
-
-		if (dep->classid != TriggerRelationId)
-			continue;
-		relid = trigger_relid(dep->objid);
-		if (OidIsValid(relid))
-			relids = list_append_unique_oid(relids, relid);
-		if (first_only && relids != NIL)
-			break;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return relids;
+	audit_guard_scan_dependents(ProcedureRelationId, cache.guard_function, NULL,
+								note_guarded, &state);
+	return state.relids;
 }
 
 /* True when one of relid's triggers satisfies match. */
