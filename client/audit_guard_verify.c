@@ -1023,9 +1023,7 @@ key_hex(const unsigned char *key, size_t len)
 {
 	char	   *out = xmalloc(2 * len + 3);
 
-	out[0] = '\\';
-	out[1] = 'x';
-	ag_hex(key, len, out + 2);
+	ag_bytea_hex(key, len, out);
 	return out;
 }
 

@@ -557,9 +557,7 @@ key_hex(const unsigned char *enc, size_t len)
 {
 	char	   *out = palloc(2 * len + 3);
 
-	out[0] = '\\';
-	out[1] = 'x';
-	ag_hex(enc, len, out + 2);
+	ag_bytea_hex(enc, len, out);
 	return out;
 }
 

@@ -273,6 +273,18 @@ ag_hex(const unsigned char *data, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+/*
+ * A bytea literal, "\x" and lower-case hex: how both verifiers print a key
+ * they cannot read as values, so that their problem lines match.
+ */
+void
+ag_bytea_hex(const unsigned char *data, size_t len, char *out)
+{
+	out[0] = '\\';
+	out[1] = 'x';
+	ag_hex(data, len, out + 2);
+}
+
 /* The value of one hex digit, or -1. */
 static int
 hex_digit(char c)
