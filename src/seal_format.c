@@ -258,6 +258,67 @@ ag_block_hash(const AgBlockHeader *header, unsigned char out[AG_HASH_LEN])
 	ag_buf_free(&buf);
 }
 
+/* SHA-256 of a finished buffer, which is then freed. */
+static void
+hash_buffer(AgBuf *buf, unsigned char out[AG_HASH_LEN])
+{
+	const void *parts[1] = {buf->data};
+	size_t		lens[1] = {buf->len};
+
+	ag_sha256(1, parts, lens, out);
+	ag_buf_free(buf);
+}
+
+/*
+ * SHA-256(0x04 || for each entry: int64 sealed block || int64 rows ||
+ * the keys as one field, NULL for a whole block).
+ */
+void
+ag_erasures_root(const AgErasure *entries, size_t n,
+				 unsigned char out[AG_HASH_LEN])
+{
+	AgBuf		buf;
+	unsigned char prefix = AG_ERASURES_PREFIX;
+	size_t		i;
+
+	ag_buf_init(&buf);
+	ag_buf_append(&buf, &prefix, 1);
+	for (i = 0; i < n; i++)
+	{
+		ag_buf_put_int64(&buf, entries[i].sealed_block);
+		ag_buf_put_int64(&buf, entries[i].row_count);
+		if (entries[i].keys == NULL)
+			ag_buf_put_null(&buf);
+		else
+			ag_buf_put_field(&buf, entries[i].keys, (int32_t) entries[i].keys_len);
+	}
+	hash_buffer(&buf, out);
+}
+
+/*
+ * SHA-256(0x03 || prev || int64 block || kind as a field || reason as a
+ * field, NULL for none || int64 rows erased || root).
+ */
+void
+ag_erase_block_hash(const AgEraseHeader *header, unsigned char out[AG_HASH_LEN])
+{
+	AgBuf		buf;
+	unsigned char prefix = AG_ERASE_PREFIX;
+
+	ag_buf_init(&buf);
+	ag_buf_append(&buf, &prefix, 1);
+	ag_buf_append(&buf, header->prev_hash, AG_HASH_LEN);
+	ag_buf_put_int64(&buf, header->block);
+	ag_buf_put_field(&buf, header->kind, (int32_t) strlen(header->kind));
+	if (header->reason == NULL)
+		ag_buf_put_null(&buf);
+	else
+		ag_buf_put_field(&buf, header->reason, (int32_t) strlen(header->reason));
+	ag_buf_put_int64(&buf, header->row_count);
+	ag_buf_append(&buf, header->root, AG_HASH_LEN);
+	hash_buffer(&buf, out);
+}
+
 /* Lower-case hex. */
 void
 ag_hex(const unsigned char *data, size_t len, char *out)

@@ -28,6 +28,8 @@
 #define AG_LEAF_PREFIX	0x00
 #define AG_NODE_PREFIX	0x01
 #define AG_BLOCK_PREFIX	0x02
+#define AG_ERASE_PREFIX	0x03	/* an erasure block (purge, redaction) */
+#define AG_ERASURES_PREFIX 0x04 /* the list of rows an erasure block removes */
 
 /* Rows per stored chunk of keys and leaves (audit_guard.seal_rows). */
 #define AG_CHUNK_ROWS	8192
@@ -97,6 +99,38 @@ typedef struct AgBlockHeader
 
 extern void ag_block_hash(const AgBlockHeader *header,
 						  unsigned char out[AG_HASH_LEN]);
+
+/*
+ * One entry of an erasure block: the rows it removes from one earlier
+ * sealed block.  keys NULL: every row of that block that no earlier
+ * erasure removed (the block's keys and leaves are then gone from the
+ * seal data, and only its header stays in the chain).
+ */
+typedef struct AgErasure
+{
+	int64_t		sealed_block;
+	int64_t		row_count;
+	const unsigned char *keys;	/* key encodings in key order, or NULL */
+	size_t		keys_len;
+} AgErasure;
+
+/* The root of an erasure block: its entries, in sealed-block order. */
+extern void ag_erasures_root(const AgErasure *entries, size_t n,
+							 unsigned char out[AG_HASH_LEN]);
+
+/* What an erasure block's hash covers. */
+typedef struct AgEraseHeader
+{
+	unsigned char prev_hash[AG_HASH_LEN];
+	int64_t		block;
+	const char *kind;			/* "purge" or "redact" */
+	const char *reason;			/* NULL: none (a purge) */
+	int64_t		row_count;		/* rows erased, all entries together */
+	unsigned char root[AG_HASH_LEN];	/* ag_erasures_root() */
+} AgEraseHeader;
+
+extern void ag_erase_block_hash(const AgEraseHeader *header,
+								unsigned char out[AG_HASH_LEN]);
 
 /* Lower-case hex of len bytes into out (2 * len + 1 bytes with the NUL). */
 extern void ag_hex(const unsigned char *data, size_t len, char *out);
