@@ -20,7 +20,10 @@ OBJS = \
 	src/seal_format.o \
 	src/seal_data.o \
 	src/seal.o \
-	src/verify.o
+	src/verify.o \
+	src/seal_erasures.o \
+	src/retention.o \
+	src/erase.o
 
 # every released script and every upgrade step: 1.1 installs as 1.0 + 1.0--1.1
 DATA = $(wildcard $(EXTENSION)--*.sql)

@@ -656,6 +656,19 @@ BEGIN
 			RETURN QUERY SELECT rel.relid::regclass, 'partitions'::text, x.status, x.detail
 			  FROM audit_guard.partition_check(rel.relid, rel.designated_owner) x;
 		END IF;
+
+		-- the retention in force, next to the data (issue 11)
+		RETURN QUERY
+		SELECT rel.relid::regclass, 'retention'::text, 'ok'::text,
+			   pg_catalog.format('rows younger than %s by column %I are kept%s; %s rows purged, %s redacted',
+								 k.keep, k.time_column,
+								 CASE WHEN k.set_on <> rel.relid
+									  THEN pg_catalog.format(' (set on %s)', k.set_on) ELSE '' END,
+								 (SELECT coalesce(sum(b.row_count), 0) FROM audit_guard.seal_blocks b
+								   WHERE b.relid = rel.relid AND b.kind = 'purge'),
+								 (SELECT coalesce(sum(b.row_count), 0) FROM audit_guard.seal_blocks b
+								   WHERE b.relid = rel.relid AND b.kind = 'redact'))
+		  FROM audit_guard.retention_of(rel.relid) k;
 	END LOOP;
 
 	-- audit_guard's own triggers: reported only when one is missing or off
@@ -669,7 +682,15 @@ BEGIN
 					   ('audit_guard.registry', 'own_table_guard'),
 					   ('audit_guard.registry', 'own_table_no_truncate'),
 					   ('audit_guard.history', 'own_table_guard'),
-					   ('audit_guard.history', 'own_table_no_truncate')) AS w (tbl, tgname)
+					   ('audit_guard.history', 'own_table_no_truncate'),
+					   ('audit_guard.seal_blocks', 'own_table_guard'),
+					   ('audit_guard.seal_blocks', 'own_table_no_truncate'),
+					   ('audit_guard.seal_rows', 'own_table_guard'),
+					   ('audit_guard.seal_rows', 'own_table_no_truncate'),
+					   ('audit_guard.seal_erasures', 'own_table_guard'),
+					   ('audit_guard.seal_erasures', 'own_table_no_truncate'),
+					   ('audit_guard.retention', 'own_table_guard'),
+					   ('audit_guard.retention', 'own_table_no_truncate')) AS w (tbl, tgname)
 		  LEFT JOIN pg_catalog.pg_trigger t
 			ON t.tgrelid = pg_catalog.to_regclass(w.tbl) AND t.tgname = w.tgname
 		 WHERE t.oid IS NULL OR t.tgenabled <> 'A';
@@ -1068,3 +1089,210 @@ END
 $$;
 
 /* ---- Retention, purge, redaction (issue 11) ---- */
+
+/*
+ * A table's retention: rows younger than keep, by time_column, stay.  One
+ * row per table whose retention was ever set (on a partitioned table: it
+ * covers every partition, at any depth).  Written only by set_retention(),
+ * which raises keep and never lowers it, and removed only when the table
+ * is unprotected or dropped, both of which are refused while it holds a
+ * row younger than keep.
+ */
+CREATE TABLE audit_guard.retention (
+	relid				regclass	PRIMARY KEY,
+	keep				interval	NOT NULL CHECK (keep > interval '0'),
+	time_column			name		NOT NULL,
+	set_at				timestamptz	NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	set_by				name		NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('audit_guard.retention', '');
+REVOKE ALL ON audit_guard.retention FROM PUBLIC;
+GRANT SELECT ON audit_guard.retention TO PUBLIC;
+
+/*
+ * Erasure blocks.  A purge or a redaction removes sealed rows; the chain
+ * records it with a block of its own (kind 'purge' or 'redact', hashed
+ * with prefix 03, docs/format.md), so that a digest taken before it still
+ * verifies and nobody can remove a row and claim it was erased without
+ * extending the chain.  Its entries, one per sealed block it takes rows
+ * from, are in seal_erasures: the keys erased, or NULL for every row of
+ * that block left, whose keys and leaves then leave seal_rows.
+ */
+ALTER TABLE audit_guard.seal_blocks
+	ADD COLUMN kind text NOT NULL DEFAULT 'seal'
+		CHECK (kind IN ('seal', 'purge', 'redact')),
+	ADD COLUMN reason text;
+
+CREATE TABLE audit_guard.seal_erasures (
+	relid				regclass	NOT NULL,
+	block				bigint		NOT NULL,
+	sealed_block		bigint		NOT NULL,
+	row_count			bigint		NOT NULL,
+	keys				bytea,
+	PRIMARY KEY (relid, block, sealed_block)
+);
+SELECT pg_catalog.pg_extension_config_dump('audit_guard.seal_erasures', '');
+REVOKE ALL ON audit_guard.seal_erasures FROM PUBLIC;
+GRANT SELECT ON audit_guard.seal_erasures TO PUBLIC;
+ALTER TABLE audit_guard.seal_erasures ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readers ON audit_guard.seal_erasures FOR SELECT
+	USING (pg_catalog.has_table_privilege(relid, 'SELECT'));
+
+/*
+ * Every own table gets the triggers registry and history have: the
+ * logical replication apply worker runs no hook, and TRUNCATE is refused
+ * here too.
+ */
+DO $$
+DECLARE
+	t	text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['seal_blocks', 'seal_rows', 'seal_erasures', 'retention'] LOOP
+		EXECUTE format('CREATE TRIGGER own_table_guard'
+					   ' BEFORE INSERT OR UPDATE OR DELETE ON audit_guard.%I'
+					   ' FOR EACH ROW EXECUTE FUNCTION audit_guard.own_table_guard()', t);
+		EXECUTE format('CREATE TRIGGER own_table_no_truncate'
+					   ' BEFORE TRUNCATE ON audit_guard.%I'
+					   ' FOR EACH STATEMENT EXECUTE FUNCTION audit_guard.own_table_guard()', t);
+		EXECUTE format('ALTER TABLE audit_guard.%I ENABLE ALWAYS TRIGGER own_table_guard', t);
+		EXECUTE format('ALTER TABLE audit_guard.%I ENABLE ALWAYS TRIGGER own_table_no_truncate', t);
+	END LOOP;
+END
+$$;
+
+/*
+ * history records each set_retention(), purge() and redact() with what an
+ * auditor asks about it: the retention set, the time bound a purge used,
+ * how many rows went, the key and reason of a redaction.
+ */
+ALTER TABLE audit_guard.history
+	ADD COLUMN keep interval,
+	ADD COLUMN time_bound timestamptz,
+	ADD COLUMN row_count bigint,
+	ADD COLUMN row_key text,
+	ADD COLUMN reason text;
+ALTER TABLE audit_guard.history DROP CONSTRAINT history_action_check;
+ALTER TABLE audit_guard.history ADD CONSTRAINT history_action_check
+	CHECK (action IN ('protect', 'unprotect', 'drop', 'partition', 'override',
+					  'retention', 'purge', 'redact'));
+
+/* Tell running backends about the new own tables (see issue 9's section). */
+INSERT INTO audit_guard.registry SELECT * FROM audit_guard.registry WHERE false;
+
+/*
+ * set_retention(tbl, keep, time_column): for the designated owner of tbl
+ * (membership; superuser status does not count).  keep may be raised
+ * later, never lowered; the time column never changes.
+ */
+CREATE FUNCTION audit_guard.set_retention(tbl regclass, keep interval, time_column name)
+RETURNS text
+AS 'MODULE_PATHNAME', 'audit_guard_set_retention'
+LANGUAGE C VOLATILE;
+
+/*
+ * purge(tbl): seal, then delete the rows whose time column is older than
+ * now() - keep (a timestamp or date column read as UTC), and record the
+ * erasure in the chain and in history.  Returns the rows deleted.
+ */
+CREATE FUNCTION audit_guard.purge(tbl regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'audit_guard_purge'
+LANGUAGE C VOLATILE;
+
+/*
+ * redact(tbl, row_key, reason): seal, then delete the one row whose
+ * primary key reads row_key (as verify() writes keys: 17, or (17,abc) for
+ * a composite key), whatever its age, and record it.
+ */
+CREATE FUNCTION audit_guard.redact(tbl regclass, row_key text, reason text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'audit_guard_redact'
+LANGUAGE C VOLATILE;
+
+/* The retention that applies to tbl: its own, or its nearest ancestor's. */
+CREATE FUNCTION audit_guard.retention_of(tbl regclass)
+RETURNS TABLE (keep interval, time_column name, set_on regclass)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.keep, r.time_column, r.relid
+	  FROM (SELECT tbl::oid AS relid, 0 AS depth
+			UNION ALL
+			SELECT a.relid, a.level FROM pg_catalog.pg_partition_ancestors(tbl) WITH ORDINALITY AS a (relid, level)
+			 WHERE a.relid <> tbl) AS t
+	  JOIN audit_guard.retention r ON r.relid = t.relid
+	 ORDER BY r.keep DESC, t.depth
+	 LIMIT 1
+$$;
+
+/* The erasures of the chain: what was purged or redacted, when, by whom. */
+CREATE VIEW audit_guard.erasures AS
+	SELECT b.relid AS table_name, b.block, b.kind, e.sealed_block,
+		   e.row_count, e.keys IS NULL AS whole_block, b.reason,
+		   b.sealed_at AS erased_at, b.sealed_by AS erased_by
+	  FROM audit_guard.seal_blocks b
+	  JOIN audit_guard.seal_erasures e ON e.relid = b.relid AND e.block = b.block
+	 WHERE b.kind <> 'seal';
+GRANT SELECT ON audit_guard.erasures TO PUBLIC;
+
+/* protected_tables shows the policy next to the table. */
+CREATE OR REPLACE VIEW audit_guard.protected_tables AS
+	SELECT r.relid AS table_name,
+		   r.designated_owner,
+		   r.protected_at,
+		   r.protected_by,
+		   (SELECT i.inhparent::regclass
+			  FROM pg_catalog.pg_inherits i
+			  JOIN audit_guard.registry p ON p.relid = i.inhparent
+			 WHERE i.inhrelid = r.relid) AS protected_through,
+		   k.keep AS retention,
+		   k.time_column AS retention_column,
+		   (SELECT coalesce(sum(b.row_count), 0) FROM audit_guard.seal_blocks b
+			 WHERE b.relid = r.relid AND b.kind = 'purge') AS rows_purged,
+		   (SELECT coalesce(sum(b.row_count), 0) FROM audit_guard.seal_blocks b
+			 WHERE b.relid = r.relid AND b.kind = 'redact') AS rows_redacted
+	  FROM audit_guard.registry r
+	  LEFT JOIN LATERAL audit_guard.retention_of(r.relid) k ON true;
+
+/*
+ * digest(): as before (issue 9), with rows counting sealed rows only, and
+ * per table the retention in force and the rows purged and redacted.
+ */
+CREATE OR REPLACE FUNCTION audit_guard.digest()
+RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT jsonb_build_object(
+		   'format', 'audit_guard digest 1',
+		   'database', current_database(),
+		   'system_identifier', (SELECT s.system_identifier::text
+								   FROM pg_control_system() s),
+		   'server_encoding', current_setting('server_encoding'),
+		   'taken_at', to_char(clock_timestamp() AT TIME ZONE 'UTC',
+							   'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+		   'tables', coalesce(jsonb_agg(jsonb_build_object(
+								  'table', h.name,
+								  'block', h.block,
+								  'block_hash', encode(h.block_hash, 'hex'),
+								  'rows', h.sealed_rows,
+								  'purged', h.purged,
+								  'redacted', h.redacted,
+								  'retention', (SELECT jsonb_build_object(
+													 'keep', k.keep::text,
+													 'time_column', k.time_column)
+												  FROM audit_guard.retention_of(h.relid) k))
+							  ORDER BY h.name), '[]'::jsonb))
+  FROM (SELECT DISTINCT ON (b.relid)
+			   b.relid,
+			   format('%I.%I', n.nspname, c.relname) AS name,
+			   b.block, b.block_hash,
+			   coalesce(sum(b.row_count) FILTER (WHERE b.kind = 'seal') OVER w, 0) AS sealed_rows,
+			   coalesce(sum(b.row_count) FILTER (WHERE b.kind = 'purge') OVER w, 0) AS purged,
+			   coalesce(sum(b.row_count) FILTER (WHERE b.kind = 'redact') OVER w, 0) AS redacted
+		  FROM audit_guard.seal_blocks b
+		  JOIN pg_class c ON c.oid = b.relid
+		  JOIN pg_namespace n ON n.oid = c.relnamespace
+		WINDOW w AS (PARTITION BY b.relid)
+		 ORDER BY b.relid, b.block DESC) AS h
+$$;

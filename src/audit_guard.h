@@ -16,6 +16,7 @@
 #include "compat.h"
 
 #include "access/htup.h"
+#include "datatype/timestamp.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_trigger.h"
 #include "nodes/pg_list.h"
@@ -141,9 +142,33 @@ extern int	audit_guard_begin_spi(void);
 extern void audit_guard_end_spi(int nestlevel);
 extern void audit_guard_write_own_table(const char *sql, int nargs, Oid *types,
 										Datum *values, int expected);
+extern void audit_guard_write_own_table_nulls(const char *sql, int nargs,
+											  Oid *types, Datum *values,
+											  const char *nulls, int expected);
 extern void audit_guard_record_event(const char *action, Oid relid,
 									 const char *table, Oid owner,
 									 const char *operation);
+extern void audit_guard_record_erasure(const char *action, Oid relid, Oid owner,
+									   Interval *keep, TimestampTz *bound,
+									   int64 rows, const char *row_key,
+									   const char *reason);
+extern uint64 audit_guard_delete_erased(const char *sql, int nargs, Oid *types,
+										Datum *values, Snapshot snapshot);
+
+/* retention.c: retention that nobody can shorten (issue 11) */
+extern Oid	audit_guard_retention_table(void);
+extern bool audit_guard_retention_of(Oid relid, Interval **keep,
+									 char **column, Oid *set_on);
+extern int64 audit_guard_retention_bound(Interval *keep);
+extern bool audit_guard_time_is_young(Datum value, Oid typid, int64 bound);
+extern void audit_guard_check_retention_drop(Oid relid);
+extern void audit_guard_check_retention_detach(Oid relid);
+extern void audit_guard_check_retention_column(Oid relid, const char *column,
+											   const char *operation);
+extern void audit_guard_check_retention_unprotect(List *tables);
+
+/* erase.c: the rows purge() and redact() are deleting, if any */
+extern Oid	audit_guard_erasing;
 
 /* overrides.c: what designated owners did that the guard refuses others */
 extern void audit_guard_note_override(Oid relid, Oid owner, const char *operation);

@@ -12,6 +12,9 @@
  * tampering cannot open the table.  SELECT, SELECT ... FOR UPDATE/SHARE,
  * INSERT, COPY and foreign-key checks plan no UPDATE or DELETE and pass.
  *
+ * The one DELETE of a protected table let through is the statement
+ * purge() or redact() (erase.c) issues itself, on the table it erases.
+ *
  * It also refuses UPDATE and DELETE on audit_guard's own tables, except
  * for the very statement one of audit_guard's functions issued (not what a
  * rule adds to it, nor what a trigger runs inside it); notes every direct
@@ -66,7 +69,9 @@ check_result_relation(QueryDesc *queryDesc, Index rti, CmdType operation)
 {
 	Oid			relid = rt_fetch(rti, queryDesc->plannedstmt->rtable)->relid;
 
-	if (OidIsValid(audit_guard_owner_of(relid)))
+	if (OidIsValid(audit_guard_owner_of(relid)) &&
+		!(operation == CMD_DELETE && relid == audit_guard_erasing &&
+		  is_own_query(queryDesc)))
 		audit_guard_refuse_change(relid, operation_verb(operation));
 	if (audit_guard_is_own_table(relid) && !is_own_query(queryDesc))
 		audit_guard_refuse_own_table(relid, operation == CMD_DELETE ?

@@ -124,7 +124,14 @@ check_drop(Oid classId, Oid objectId, int subId)
 		audit_guard_require_owner(objectId,
 								  subId == 0 ? "DROP TABLE" : "DROP COLUMN");
 		if (subId == 0)
+		{
+			audit_guard_check_retention_drop(objectId);
 			audit_guard_forget_dropped(objectId);
+		}
+		else
+			audit_guard_check_retention_column(objectId,
+											   get_attname(objectId, subId, true),
+											   "drop column");
 	}
 	else if (classId == TriggerRelationId &&
 			 fetch_trigger(objectId, &trig) &&

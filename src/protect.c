@@ -40,8 +40,10 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(audit_guard_protect);
 PG_FUNCTION_INFO_V1(audit_guard_unprotect);
@@ -108,10 +110,15 @@ end_spi(int nestlevel)
 	SPI_finish();
 }
 
-/* Run one SPI statement as userid, with NULL arguments ('n' in nulls). */
-static void
-run_as_nulls(Oid userid, const char *sql, int nargs, Oid *types,
-			 Datum *values, const char *nulls, int expected)
+/*
+ * Run one SPI statement as userid, with NULL arguments ('n' in nulls),
+ * with snapshot when one is given (else the usual fresh one); returns the
+ * rows it processed.
+ */
+static uint64
+run_as_snapshot(Oid userid, const char *sql, int nargs, Oid *types,
+				Datum *values, const char *nulls, Snapshot snapshot,
+				int expected)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -127,7 +134,22 @@ run_as_nulls(Oid userid, const char *sql, int nargs, Oid *types,
 	audit_guard_own_sql = sql;
 	PG_TRY();
 	{
-		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+		if (snapshot == InvalidSnapshot)
+			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+		else
+		{
+			SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+			CachedPlanSource *source;
+
+			if (plan == NULL)
+				elog(ERROR, "audit_guard: \"%s\" failed: %s",
+					 sql, SPI_result_code_string(SPI_result));
+			/* the plan runs its own copy of the text: that is the one to know */
+			source = linitial(SPI_plan_get_plan_sources(plan));
+			audit_guard_own_sql = source->query_string;
+			rc = SPI_execute_snapshot(plan, values, nulls, snapshot,
+									  InvalidSnapshot, false, false, 0);
+		}
 	}
 	PG_FINALLY();
 	{
@@ -138,6 +160,16 @@ run_as_nulls(Oid userid, const char *sql, int nargs, Oid *types,
 	if (rc != expected)
 		elog(ERROR, "audit_guard: \"%s\" failed: %s",
 			 sql, SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/* Run one SPI statement as userid, with NULL arguments ('n' in nulls). */
+static void
+run_as_nulls(Oid userid, const char *sql, int nargs, Oid *types,
+			 Datum *values, const char *nulls, int expected)
+{
+	(void) run_as_snapshot(userid, sql, nargs, types, values, nulls,
+						   InvalidSnapshot, expected);
 }
 
 /* Run one SPI statement as userid, checking its result code. */
@@ -207,6 +239,27 @@ audit_guard_write_own_table(const char *sql, int nargs, Oid *types,
 	write_registry(sql, nargs, types, values, expected);
 }
 
+void
+audit_guard_write_own_table_nulls(const char *sql, int nargs, Oid *types,
+								  Datum *values, const char *nulls, int expected)
+{
+	write_registry_nulls(sql, nargs, types, values, nulls, expected);
+}
+
+/*
+ * Delete rows of a protected table for purge() or redact(), as the
+ * extension's owner, with the snapshot their seal took (so that exactly
+ * the rows sealed and matched go); returns how many.  The caller has
+ * checked the designated owner and set audit_guard_erasing.
+ */
+uint64
+audit_guard_delete_erased(const char *sql, int nargs, Oid *types,
+						  Datum *values, Snapshot snapshot)
+{
+	return run_as_snapshot(relation_owner(audit_guard_registry_relid()), sql,
+						   nargs, types, values, NULL, snapshot, SPI_OK_DELETE);
+}
+
 /* A role's name as a Datum of type name; its OID when it has none left. */
 static Datum
 role_name_datum(Oid roleid)
@@ -254,6 +307,45 @@ audit_guard_record_event(const char *action, Oid relid, const char *table,
 					   5, types, values, SPI_OK_INSERT);
 }
 
+/*
+ * Append a retention, purge or redaction event to audit_guard.history,
+ * with what an auditor asks of it: keep (retention), the time bound used
+ * (purge), the rows erased, the key and the reason (redaction).  NULL or
+ * negative: not recorded.
+ */
+void
+audit_guard_record_erasure(const char *action, Oid relid, Oid owner,
+						   Interval *keep, TimestampTz *bound, int64 rows,
+						   const char *row_key, const char *reason)
+{
+	Oid			types[11] = {TEXTOID, OIDOID, TEXTOID, NAMEOID, NAMEOID, TEXTOID,
+	INTERVALOID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID};
+	Datum		values[11];
+	char		nulls[12] = "           ";
+
+	values[0] = CStringGetTextDatum(action);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = CStringGetTextDatum(audit_guard_table_name(relid));
+	values[3] = role_name_datum(owner);
+	values[4] = role_name_datum(GetUserId());
+	values[5] = CStringGetTextDatum(debug_query_string ? debug_query_string : "");
+	values[6] = keep ? IntervalPGetDatum(keep) : (Datum) 0;
+	nulls[6] = keep ? ' ' : 'n';
+	values[7] = bound ? TimestampTzGetDatum(*bound) : (Datum) 0;
+	nulls[7] = bound ? ' ' : 'n';
+	values[8] = Int64GetDatum(rows);
+	nulls[8] = rows >= 0 ? ' ' : 'n';
+	values[9] = row_key ? CStringGetTextDatum(row_key) : (Datum) 0;
+	nulls[9] = row_key ? ' ' : 'n';
+	values[10] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	nulls[10] = reason ? ' ' : 'n';
+	write_registry_nulls("INSERT INTO audit_guard.history"
+						 " (action, relid, table_name, designated_owner, performed_by,"
+						 " statement, keep, time_bound, row_count, row_key, reason)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+						 11, types, values, nulls, SPI_OK_INSERT);
+}
+
 /* Add or update the registry row of relid. */
 static void
 register_table(Oid relid, Oid owner, const char *action)
@@ -282,6 +374,11 @@ unregister_table(Oid relid, const char *table, Oid owner, const char *action)
 	write_registry("DELETE FROM audit_guard.registry"
 				   " WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 				   1, types, values, SPI_OK_DELETE);
+	/* its retention goes with it: unprotect() and DROP checked it expired */
+	if (OidIsValid(audit_guard_retention_table()))
+		write_registry("DELETE FROM audit_guard.retention"
+					   " WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+					   1, types, values, SPI_OK_DELETE);
 	audit_guard_record_event(action, relid, table, owner, NULL);
 }
 
@@ -686,6 +783,7 @@ audit_guard_unprotect(PG_FUNCTION_ARGS)
 
 	owner = audit_guard_owner_of(relid);
 	tables = table_and_partitions(relid);
+	audit_guard_check_retention_unprotect(tables);
 	nestlevel = begin_spi();
 	audit_guard_internal_owner = owner;
 	PG_TRY();

@@ -88,9 +88,12 @@ row_cmp(const void *a, const void *b, void *arg)
 						  rows->key_offsets[y + 1] - rows->key_offsets[y]);
 }
 
-/* True when another block has sealed the row in slot already. */
-static bool
-already_sealed(List *sets, SealColumns *key, AgBuf *keybuf,
+/*
+ * The block that sealed the row in slot already, or 0.  blocks is the
+ * array the sets' entries index.
+ */
+static int64
+already_sealed(List *sets, StoredBlock *blocks, SealColumns *key, AgBuf *keybuf,
 			   TupleTableSlot *slot, AgBuf *scratch)
 {
 	ListCell   *lc;
@@ -99,6 +102,7 @@ already_sealed(List *sets, SealColumns *key, AgBuf *keybuf,
 	{
 		KeySet	   *set = lfirst(lc);
 		AgBuf	   *enc = keybuf;
+		SealedKey  *entry;
 
 		if (set->key->missing != NULL)
 			continue;			/* a key column is gone: none of these match */
@@ -109,19 +113,47 @@ already_sealed(List *sets, SealColumns *key, AgBuf *keybuf,
 			audit_guard_encode(scratch, set->key, slot);
 			enc = scratch;
 		}
-		if (audit_guard_key_lookup(set, enc->data, (uint32) enc->len) != NULL)
-			return true;
+		entry = audit_guard_key_lookup(set, enc->data, (uint32) enc->len);
+		if (entry != NULL)
+			return blocks[entry->block_index].block;
 	}
-	return false;
+	return 0;
+}
+
+/* Remember a row an erasure matched: its key, block and TID. */
+static void
+add_erased(EraseScan *erase, const AgBuf *key, int64 block, ItemPointer tid)
+{
+	if (erase->n + 1 >= erase->cap)
+	{
+		erase->cap = erase->cap ? erase->cap * 2 : 1024;
+		erase->key_offsets = erase->key_offsets ?
+			repalloc_huge(erase->key_offsets, sizeof(size_t) * erase->cap) :
+			MemoryContextAllocHuge(CurrentMemoryContext, sizeof(size_t) * erase->cap);
+		erase->blocks = erase->blocks ?
+			repalloc_huge(erase->blocks, sizeof(int64) * erase->cap) :
+			MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * erase->cap);
+		erase->tids = erase->tids ?
+			repalloc_huge(erase->tids, sizeof(ItemPointerData) * erase->cap) :
+			MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * erase->cap);
+	}
+	erase->key_offsets[erase->n] = erase->keys.len;
+	ag_buf_append(&erase->keys, key->data, key->len);
+	erase->blocks[erase->n] = block;
+	erase->tids[erase->n] = *tid;
+	erase->n++;
+	erase->key_offsets[erase->n] = erase->keys.len;
 }
 
 /*
  * Scan rel with snapshot and collect every row that no block of sets
- * covers: its key and its leaf hash over cols.
+ * covers: its key and its leaf hash over cols.  With an erasure, also
+ * every row it matches, with the block that sealed it (-1: the new one).
  */
 static void
 collect_new_rows(Relation rel, Snapshot snapshot, List *sets,
-				 SealColumns *cols, SealColumns *key, NewRows *rows)
+				 StoredBlock *blocks, SealColumns *cols, SealColumns *key,
+				 NewRows *rows, EraseScan *erase)
 {
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	TableScanDesc scan = ag_table_beginscan(rel, snapshot);
@@ -133,6 +165,8 @@ collect_new_rows(Relation rel, Snapshot snapshot, List *sets,
 	AgBuf		rowbuf;
 	AgBuf		scratch;
 	unsigned char leaf[AG_HASH_LEN];
+	int64		sealed_in;
+	bool		matched;
 
 	/* allocated here, so that they outlive the per-row context */
 	ag_buf_init(&keybuf);
@@ -148,16 +182,20 @@ collect_new_rows(Relation rel, Snapshot snapshot, List *sets,
 		old = MemoryContextSwitchTo(rowcxt);
 		keybuf.len = 0;
 		audit_guard_encode(&keybuf, key, slot);
-		if (!already_sealed(sets, key, &keybuf, slot, &scratch))
+		sealed_in = already_sealed(sets, blocks, key, &keybuf, slot, &scratch);
+		if (sealed_in == 0)
 		{
 			rowbuf.len = 0;
 			audit_guard_encode(&rowbuf, cols, slot);
 			ag_leaf_hash(rowbuf.data, rowbuf.len, leaf);
-			MemoryContextSwitchTo(old);
-			add_row(rows, keybuf.data, keybuf.len, leaf);
 		}
-		else
-			MemoryContextSwitchTo(old);
+		matched = erase != NULL && erase->match(slot, erase->arg);
+		MemoryContextSwitchTo(old);
+		if (sealed_in == 0)
+			add_row(rows, keybuf.data, keybuf.len, leaf);
+		if (matched)
+			add_erased(erase, &keybuf, sealed_in == 0 ? -1 : sealed_in,
+					   &slot->tts_tid);
 		MemoryContextReset(rowcxt);
 	}
 	table_endscan(scan);
@@ -178,9 +216,9 @@ names_array(int n, const char **names)
 										   TYPALIGN_INT));
 }
 
-/* A bytea datum holding len bytes. */
-static Datum
-bytea_datum(const void *data, size_t len)
+/* A bytea datum holding len bytes (erase.c writes with it too). */
+Datum
+audit_guard_bytea_datum(const void *data, size_t len)
 {
 	bytea	   *b = palloc_extended(len + VARHDRSZ, MCXT_ALLOC_HUGE);
 
@@ -208,9 +246,9 @@ write_block(Oid relid, AgBlockHeader *header, const unsigned char *hash,
 	bvalues[2] = names_array(header->ncolumns, (const char **) header->columns);
 	bvalues[3] = names_array(header->nkeys, (const char **) header->keys);
 	bvalues[4] = Int64GetDatum(header->row_count);
-	bvalues[5] = bytea_datum(header->root, AG_HASH_LEN);
-	bvalues[6] = bytea_datum(header->prev_hash, AG_HASH_LEN);
-	bvalues[7] = bytea_datum(hash, AG_HASH_LEN);
+	bvalues[5] = audit_guard_bytea_datum(header->root, AG_HASH_LEN);
+	bvalues[6] = audit_guard_bytea_datum(header->prev_hash, AG_HASH_LEN);
+	bvalues[7] = audit_guard_bytea_datum(hash, AG_HASH_LEN);
 	bvalues[8] = CStringGetTextDatum(audit_guard_table_name(relid));
 	bvalues[9] = DirectFunctionCall1(namein,
 									 CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
@@ -229,8 +267,8 @@ write_block(Oid relid, AgBlockHeader *header, const unsigned char *hash,
 		cvalues[1] = Int64GetDatum(header->block);
 		cvalues[2] = Int32GetDatum(chunk++);
 		cvalues[3] = Int32GetDatum((int32) (end - start));
-		cvalues[4] = bytea_datum(keys.data, keys.len);
-		cvalues[5] = bytea_datum(sorted_leaves + start * AG_HASH_LEN,
+		cvalues[4] = audit_guard_bytea_datum(keys.data, keys.len);
+		cvalues[5] = audit_guard_bytea_datum(sorted_leaves + start * AG_HASH_LEN,
 								 (end - start) * AG_HASH_LEN);
 		audit_guard_write_own_table("INSERT INTO audit_guard.seal_rows"
 									" (relid, block, chunk, row_count, keys, leaves)"
@@ -290,16 +328,88 @@ require_key(Relation rel)
 	return key;
 }
 
+/* Sort the new rows by key and write them as block number head + 1. */
+static int64
+write_new_block(Oid relid, NewRows *rows, ChainHead head, SealColumns *cols,
+				SealColumns *key, unsigned char *hash)
+{
+	size_t	   *order = MemoryContextAllocHuge(CurrentMemoryContext,
+											   sizeof(size_t) * rows->n);
+	unsigned char *sorted = MemoryContextAllocHuge(CurrentMemoryContext,
+												   rows->n * AG_HASH_LEN);
+	AgBlockHeader header;
+	size_t		i;
+
+	for (i = 0; i < rows->n; i++)
+		order[i] = i;
+	qsort_arg(order, rows->n, sizeof(size_t), row_cmp, rows);
+	for (i = 0; i < rows->n; i++)
+		memcpy(sorted + i * AG_HASH_LEN,
+			   rows->leaves.data + order[i] * AG_HASH_LEN, AG_HASH_LEN);
+
+	memcpy(header.prev_hash, head.hash, AG_HASH_LEN);
+	header.block = head.block + 1;
+	ag_merkle_root(sorted, rows->n, header.root);
+	header.row_count = (int64) rows->n;
+	header.ncolumns = cols->ncolumns;
+	header.columns = cols->names;
+	header.nkeys = key->ncolumns;
+	header.keys = key->names;
+	ag_block_hash(&header, hash);
+	write_block(relid, &header, hash, rows, order, sorted);
+	return header.block;
+}
+
+/* Add seal()'s result row for a new block. */
+static void
+put_result(Tuplestorestate *store, TupleDesc desc, Oid relid, int64 block,
+		   int64 rows, const unsigned char *hash)
+{
+	char		hex[AG_HEX_LEN + 1];
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	ag_hex(hash, AG_HASH_LEN, hex);
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int64GetDatum(block);
+	values[2] = Int64GetDatum(rows);
+	values[3] = CStringGetTextDatum(hex);
+	tuplestore_putvalues(store, desc, values, nulls);
+}
+
+/* Tell an erasure what this seal saw and wrote. */
+static void
+fill_erase_scan(EraseScan *erase, StoredBlock *blocks, int nblocks,
+				ChainHead head, int64 new_block, int64 new_rows,
+				SealColumns *key)
+{
+	size_t		i;
+
+	erase->stored = blocks;
+	erase->nstored = nblocks;
+	erase->new_block = new_block;
+	erase->new_rows = new_rows;
+	erase->head = head.block;
+	memcpy(erase->head_hash, head.hash, AG_HASH_LEN);
+	erase->key = key;
+	for (i = 0; i < erase->n; i++)
+		if (erase->blocks[i] < 0)
+			erase->blocks[i] = new_block;
+}
+
 /*
  * Seal one table: lock its chain, read what is sealed, hash what is not,
  * write the block.  Adds a result row unless there was nothing to seal.
+ * With an erasure (erase.c), also collects the rows it matches, and
+ * leaves the lock, the table's lock and the snapshot for it to delete
+ * with; the memory is then the caller's.
  */
 static void
-seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc)
+seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc, EraseScan *erase)
 {
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
-											  "audit_guard seal",
-											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext cxt = erase ? CurrentMemoryContext :
+		AllocSetContextCreate(CurrentMemoryContext, "audit_guard seal",
+							  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	Relation	rel;
 	Snapshot	snapshot;
@@ -309,10 +419,7 @@ seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc)
 	SealColumns *cols;
 	SealColumns *key;
 	NewRows		rows = {0};
-	size_t	   *order;
-	unsigned char *sorted;
-	AgBlockHeader header;
-	size_t		i;
+	int64		new_block = 0;
 
 	/* one seal per table at a time; INSERT and SELECT are not blocked */
 	LockDatabaseObject(audit_guard_seal_blocks_table(), relid, 0, ExclusiveLock);
@@ -320,7 +427,8 @@ seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc)
 	if (rel == NULL)
 	{
 		MemoryContextSwitchTo(old);
-		MemoryContextDelete(cxt);
+		if (!erase)
+			MemoryContextDelete(cxt);
 		return;					/* dropped while we waited */
 	}
 	key = require_key(rel);
@@ -332,46 +440,54 @@ seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc)
 	ag_buf_init(&rows.keys);
 	ag_buf_init(&rows.leaves);
 	collect_new_rows(rel, snapshot, audit_guard_key_sets(rel, blocks, nblocks, false, NULL),
-					 cols, key, &rows);
-	UnregisterSnapshot(snapshot);
+					 blocks, cols, key, &rows, erase);
 
 	if (rows.n > 0)
 	{
 		unsigned char hash[AG_HASH_LEN];
-		char		hex[AG_HEX_LEN + 1];
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
 
-		order = MemoryContextAllocHuge(cxt, sizeof(size_t) * rows.n);
-		for (i = 0; i < rows.n; i++)
-			order[i] = i;
-		qsort_arg(order, rows.n, sizeof(size_t), row_cmp, &rows);
-		sorted = MemoryContextAllocHuge(cxt, rows.n * AG_HASH_LEN);
-		for (i = 0; i < rows.n; i++)
-			memcpy(sorted + i * AG_HASH_LEN,
-				   rows.leaves.data + order[i] * AG_HASH_LEN, AG_HASH_LEN);
-
-		memcpy(header.prev_hash, head.hash, AG_HASH_LEN);
-		header.block = head.block + 1;
-		ag_merkle_root(sorted, rows.n, header.root);
-		header.row_count = (int64) rows.n;
-		header.ncolumns = cols->ncolumns;
-		header.columns = cols->names;
-		header.nkeys = key->ncolumns;
-		header.keys = key->names;
-		ag_block_hash(&header, hash);
-		write_block(relid, &header, hash, &rows, order, sorted);
-
-		ag_hex(hash, AG_HASH_LEN, hex);
-		values[0] = ObjectIdGetDatum(relid);
-		values[1] = Int64GetDatum(header.block);
-		values[2] = Int64GetDatum(header.row_count);
-		values[3] = CStringGetTextDatum(hex);
-		tuplestore_putvalues(store, desc, values, nulls);
+		new_block = write_new_block(relid, &rows, head, cols, key, hash);
+		if (store)
+			put_result(store, desc, relid, new_block, (int64) rows.n, hash);
+		head.block = new_block;
+		memcpy(head.hash, hash, AG_HASH_LEN);
 	}
-	table_close(rel, AccessShareLock);
 	MemoryContextSwitchTo(old);
+	if (erase)
+	{
+		erase->snapshot = snapshot;
+		fill_erase_scan(erase, blocks, nblocks, head, new_block,
+						(int64) rows.n, key);
+		table_close(rel, NoLock);
+		return;
+	}
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
 	MemoryContextDelete(cxt);
+}
+
+/*
+ * The first step of purge() and redact(): seal relid, collecting the rows
+ * erase matches among everything the seal's snapshot sees.  The caller
+ * checks who may erase.
+ */
+void
+audit_guard_seal_for_erasure(Oid relid, EraseScan *erase)
+{
+	int			encoding = audit_guard_encoding_begin();
+
+	ag_buf_init(&erase->keys);
+	PG_TRY();
+	{
+		audit_guard_hash_begin();
+		seal_one(relid, NULL, NULL, erase);
+	}
+	PG_FINALLY();
+	{
+		audit_guard_hash_end();
+		audit_guard_encoding_end(encoding);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -506,7 +622,7 @@ audit_guard_seal(PG_FUNCTION_ARGS)
 	{
 		audit_guard_hash_begin();
 		foreach(lc, targets)
-			seal_one(lfirst_oid(lc), store, desc);
+			seal_one(lfirst_oid(lc), store, desc, NULL);
 	}
 	PG_FINALLY();
 	{

@@ -19,6 +19,7 @@
 
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "storage/itemptr.h"
 #include "utils/rel.h"
 #include "utils/snapshot.h"
 #include "utils/tuplestore.h"
@@ -42,6 +43,20 @@ typedef struct SealColumns
 	char	   *missing;		/* the first column that is gone, or NULL */
 } SealColumns;
 
+/* A key as bytes. */
+typedef struct SealKeyRef
+{
+	const unsigned char *data;
+	uint32		len;
+} SealKeyRef;
+
+/* Keys as bytes, in key order. */
+typedef struct SealKeyRefArray
+{
+	SealKeyRef *keys;
+	uint32		n;
+} SealKeyRefArray;
+
 /* One stored chunk of a block's rows. */
 typedef struct StoredChunk
 {
@@ -51,11 +66,32 @@ typedef struct StoredChunk
 	bytea	   *leaves;			/* detoasted; NULL when not read */
 } StoredChunk;
 
+/* What a block records: sealed rows, or an erasure of sealed rows. */
+typedef enum BlockKind
+{
+	BLOCK_SEAL,
+	BLOCK_PURGE,
+	BLOCK_REDACT
+} BlockKind;
+
+/* One entry of an erasure block, as stored in audit_guard.seal_erasures. */
+typedef struct StoredErasure
+{
+	int64		sealed_block;
+	int64		row_count;
+	bytea	   *keys;			/* detoasted; NULL: the whole block */
+} StoredErasure;
+
 /* A block as stored, with its rows. */
 typedef struct StoredBlock
 {
 	int64		block;
 	bool		header;			/* false: rows stored for a block with no header */
+	BlockKind	kind;
+	char	   *reason;			/* erasure blocks: NULL for a purge */
+	List	   *entries;		/* erasure blocks: StoredErasure *, as stored */
+	bool		erased_whole;	/* seal blocks: an erasure took every row */
+	SealKeyRefArray *erased;	/* seal blocks: keys erased one by one, sorted */
 	int			ncolumns;
 	const char **columns;
 	int			nkeys;
@@ -71,12 +107,6 @@ typedef struct StoredBlock
 	struct SealColumns *bound;	/* verify(): its columns, bound to the table */
 } StoredBlock;
 
-/* A key as bytes. */
-typedef struct SealKeyRef
-{
-	const unsigned char *data;
-	uint32		len;
-} SealKeyRef;
 
 /* A sealed key found in the seal data. */
 typedef struct SealedKey
@@ -155,7 +185,50 @@ extern SealProblem *audit_guard_problem(List **problems, Oid relid,
 										int64 block, const char *problem,
 										const char *fmt,...) pg_attribute_printf(5, 6);
 
-/* seal.c: who may seal */
+/* seal_erasures.c: erasure blocks as stored, checked, applied */
+extern void audit_guard_read_erasures(Oid relid, Snapshot snapshot,
+									  StoredBlock *blocks, int nblocks);
+extern void audit_guard_apply_erasures(Relation rel, StoredBlock *blocks,
+									   int nblocks, List **problems);
+extern void audit_guard_erasure_hashes(StoredBlock *block,
+									   unsigned char *root,
+									   unsigned char *hash);
+extern const char *audit_guard_block_kind_name(BlockKind kind);
+
+/* seal.c: who may seal, and sealing as the first step of an erasure */
 extern bool audit_guard_may_seal(Oid relid);
+
+/*
+ * An erasure's pass over a table (erase.c): seal() calls match for every
+ * row its snapshot sees and collects the key and block of each row it
+ * matches, so that purge() and redact() delete exactly what is sealed.
+ */
+typedef struct EraseScan
+{
+	bool		(*match) (TupleTableSlot *slot, void *arg);
+	void	   *arg;
+	/* filled in by seal */
+	Snapshot	snapshot;		/* registered; the caller unregisters it */
+	AgBuf		keys;			/* the matching rows' key encodings */
+	size_t	   *key_offsets;	/* n + 1 */
+	int64	   *blocks;			/* the block that sealed each */
+	ItemPointerData *tids;
+	size_t		n;
+	size_t		cap;
+	StoredBlock *stored;		/* the blocks before this seal */
+	int			nstored;
+	int64		new_block;		/* the block this seal wrote, or 0 */
+	int64		new_rows;
+	int64		head;			/* the chain's last block now */
+	unsigned char head_hash[AG_HASH_LEN];
+	SealColumns *key;
+} EraseScan;
+
+extern void audit_guard_seal_for_erasure(Oid relid, EraseScan *erase);
+extern Datum audit_guard_bytea_datum(const void *data, size_t len);
+
+/* retention.c: the checks purge() and redact() share with set_retention() */
+extern Oid	audit_guard_require_erasure_caller(FunctionCallInfo fcinfo,
+											   const char *function, int nargs);
 
 #endif							/* AUDIT_GUARD_SEAL_H */

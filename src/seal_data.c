@@ -731,6 +731,20 @@ chunk_cmp(const ListCell *a, const ListCell *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/*
+ * The kind of a block from its stored name.  A name no version of the
+ * format has is read as a seal block, whose hash will then not match.
+ */
+static BlockKind
+block_kind(const char *name)
+{
+	if (name != NULL && strcmp(name, "purge") == 0)
+		return BLOCK_PURGE;
+	if (name != NULL && strcmp(name, "redact") == 0)
+		return BLOCK_REDACT;
+	return BLOCK_SEAL;
+}
+
 /* Read the headers of relid's blocks from seal_blocks, in any order. */
 static List *
 read_headers(Oid relid, Snapshot snapshot)
@@ -757,6 +771,9 @@ read_headers(Oid relid, Snapshot snapshot)
 		block->hashes_ok = copy_hash(values[5], block->root) &
 			copy_hash(values[6], block->prev_hash) &
 			copy_hash(values[7], block->block_hash);
+		/* kind and reason: the eleventh and twelfth columns */
+		block->kind = block_kind(nulls[11] ? NULL : TextDatumGetCString(values[11]));
+		block->reason = nulls[12] ? NULL : TextDatumGetCString(values[12]);
 		result = lappend(result, block);
 	}
 	systable_endscan(scan);
@@ -840,6 +857,7 @@ audit_guard_read_blocks(Oid relid, Snapshot snapshot, bool leaves, int *nblocks)
 	}
 	for (i = 0; i < n; i++)
 		list_sort(blocks[i].chunks, chunk_cmp);
+	audit_guard_read_erasures(relid, snapshot, blocks, n);
 	*nblocks = n;
 	return blocks;
 }
@@ -989,6 +1007,49 @@ build_hash(KeySet *set)
 }
 
 /*
+ * True when the key at enc is one an erasure removed: it is then not
+ * looked for in the table.  Keys erased that sort before it were not
+ * sealed by the block: seal data edited.  *next walks block->erased.
+ */
+static bool
+skip_erased(StoredBlock *block, uint32 *next, const unsigned char *enc,
+			size_t len, Relation rel, List **problems)
+{
+	SealKeyRefArray *erased = block->erased;
+
+	while (*next < erased->n)
+	{
+		SealKeyRef *k = &erased->keys[*next];
+		int			c = ag_key_compare(k->data, k->len, enc, len);
+
+		if (c > 0)
+			return false;
+		(*next)++;
+		if (c == 0)
+			return true;
+		if (problems != NULL)
+			audit_guard_problem(problems, RelationGetRelid(rel), block->block,
+								"seal data edited",
+								"an erasure removes key %s, which the block did not seal",
+								key_hex(k->data, k->len));
+	}
+	return false;
+}
+
+/* Report the erased keys of block from next on: the block never sealed them. */
+static void
+unsealed_erasures(StoredBlock *block, uint32 next, Relation rel,
+				  List **problems)
+{
+	for (; problems != NULL && next < block->erased->n; next++)
+		audit_guard_problem(problems, RelationGetRelid(rel), block->block,
+							"seal data edited",
+							"an erasure removes key %s, which the block did not seal",
+							key_hex(block->erased->keys[next].data,
+									block->erased->keys[next].len));
+}
+
+/*
  * Add the keys of one block to its KeySet, checking what can be checked
  * without the table: chunks numbered from 0, keys well formed and in
  * strictly ascending order, one leaf per key, and, when the set is hashed
@@ -1002,10 +1063,13 @@ add_block_keys(KeySet *set, StoredBlock *blocks, int index, Relation rel,
 	const unsigned char *prev = NULL;
 	size_t		prevlen = 0;
 	int64		rows = 0;
+	uint32		erased = 0;		/* the next of block->erased to meet */
 	int			expected_chunk = 0;
 	ListCell   *lc;
 
 	block->rows_ok = true;
+	if (block->erased_whole)
+		return;					/* no row of it is looked for any more */
 	foreach(lc, block->chunks)
 	{
 		StoredChunk *chunk = lfirst(lc);
@@ -1051,6 +1115,13 @@ add_block_keys(KeySet *set, StoredBlock *blocks, int index, Relation rel,
 			}
 			prev = keys + pos;
 			prevlen = (size_t) klen;
+			if (block->erased && skip_erased(block, &erased, keys + pos, (size_t) klen,
+											 rel, problems))
+			{
+				pos += klen;
+				rows++;
+				continue;
+			}
 			entry = add_entry(set);
 			entry->key.data = keys + pos;
 			entry->key.len = (uint32) klen;
@@ -1082,6 +1153,8 @@ add_block_keys(KeySet *set, StoredBlock *blocks, int index, Relation rel,
 		damaged(problems, rel, block,
 				psprintf("the block records " INT64_FORMAT " rows, but " INT64_FORMAT " are stored",
 						 block->row_count, rows));
+	else if (block->erased && erased < block->erased->n)
+		unsealed_erasures(block, erased, rel, problems);
 }
 
 /*
@@ -1098,11 +1171,12 @@ audit_guard_key_sets(Relation rel, StoredBlock *blocks, int nblocks,
 	List	   *sets = NIL;
 	int			i;
 
+	audit_guard_apply_erasures(rel, blocks, nblocks, problems);
 	for (i = 0; i < nblocks; i++)
 	{
 		KeySet	   *set;
 
-		if (!blocks[i].header)
+		if (!blocks[i].header || blocks[i].kind != BLOCK_SEAL)
 			continue;
 		set = key_set_for(&sets, rel, blocks[i].nkeys, blocks[i].keys);
 		if (hash && set->hash == NULL)

@@ -55,7 +55,16 @@ audit_guard_reject_change(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_UPDATE(event))
 		operation = "update rows of";
 	else if (TRIGGER_FIRED_BY_DELETE(event))
+	{
+		/*
+		 * purge() or redact() deleting: the executor hook let only their
+		 * own statement through on this table (erase.c).
+		 */
+		if (RelationGetRelid(trigdata->tg_relation) == audit_guard_erasing &&
+			audit_guard_own_sql != NULL && TRIGGER_FIRED_FOR_ROW(event))
+			return PointerGetDatum(trigdata->tg_trigtuple);
 		operation = "delete rows from";
+	}
 	else if (TRIGGER_FIRED_BY_TRUNCATE(event))
 		operation = "truncate";
 	else

@@ -209,7 +209,11 @@ check_alter_table(AlterTableStmt *stmt)
 				audit_guard_require_owner(relid, operation);
 		}
 		if (OidIsValid(partition))
+		{
 			audit_guard_require_owner(partition, "DETACH PARTITION");
+			if (OidIsValid(audit_guard_owner_of(partition)))
+				audit_guard_check_retention_detach(partition);
+		}
 		if (cmd->subtype == AT_AttachPartition)
 			check_local_partition(relid_of(stmt->relation),
 								  relid_of(((PartitionCmd *) cmd->def)->name));
@@ -359,14 +363,25 @@ check_create_trigger(CreateTrigStmt *stmt)
 	}
 }
 
-/* ALTER TRIGGER ... RENAME of a guard trigger. */
+/*
+ * ALTER TRIGGER ... RENAME of a guard trigger; ALTER TABLE ... RENAME
+ * COLUMN of a retention's time column.
+ */
 static void
 check_rename(RenameStmt *stmt)
 {
 	Oid			relid;
 
-	if (stmt->renameType != OBJECT_TRIGGER ||
-		!audit_guard_any_protected())
+	if (!audit_guard_any_protected())
+		return;
+	if (stmt->renameType == OBJECT_COLUMN)
+	{
+		relid = relid_of(stmt->relation);
+		if (OidIsValid(audit_guard_owner_of(relid)))
+			audit_guard_check_retention_column(relid, stmt->subname, "rename column");
+		return;
+	}
+	if (stmt->renameType != OBJECT_TRIGGER)
 		return;
 	relid = relid_of(stmt->relation);
 	if (OidIsValid(audit_guard_owner_of(relid)) &&

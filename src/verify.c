@@ -82,6 +82,25 @@ stored_root(StoredBlock *block, unsigned char *root)
 	return true;
 }
 
+/* Check an erasure block's hash and root against its stored entries. */
+static void
+check_erasure_header(VerifyState *st, StoredBlock *block)
+{
+	Oid			relid = RelationGetRelid(st->rel);
+	unsigned char root[AG_HASH_LEN];
+	unsigned char hash[AG_HASH_LEN];
+
+	audit_guard_erasure_hashes(block, root, hash);
+	if (memcmp(hash, block->block_hash, AG_HASH_LEN) != 0)
+		audit_guard_problem(&st->problems, relid, block->block, "seal data edited",
+							"the stored block hash is %s, but the erasure block's header hashes to %s",
+							hex_of(block->block_hash), hex_of(hash));
+	if (memcmp(root, block->root, AG_HASH_LEN) != 0)
+		audit_guard_problem(&st->problems, relid, block->block, "seal data edited",
+							"the stored erasure entries give the root %s, but the block records %s",
+							hex_of(root), hex_of(block->root));
+}
+
 /* Check one block header against its own hash and its predecessor. */
 static void
 check_header(VerifyState *st, StoredBlock *block, StoredBlock *prev)
@@ -110,6 +129,11 @@ check_header(VerifyState *st, StoredBlock *block, StoredBlock *prev)
 							hex_of(block->prev_hash), block->block - 1,
 							hex_of(want_prev));
 
+	if (block->kind != BLOCK_SEAL)
+	{
+		check_erasure_header(st, block);
+		return;
+	}
 	memcpy(header.prev_hash, block->prev_hash, AG_HASH_LEN);
 	header.block = block->block;
 	memcpy(header.root, block->root, AG_HASH_LEN);
@@ -169,8 +193,11 @@ bind_blocks(VerifyState *st)
 		StoredBlock *block = &st->blocks[i];
 		ListCell   *lc;
 
-		if (!block->header)
+		if (!block->header || block->kind != BLOCK_SEAL || block->erased_whole)
+		{
+			block->skip = true;
 			continue;
+		}
 		foreach(lc, bound)
 		{
 			SealColumns *cols = lfirst(lc);

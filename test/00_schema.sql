@@ -14,10 +14,12 @@ SELECT columns_are('audit_guard', 'registry',
 SELECT columns_are('audit_guard', 'history',
 	ARRAY['at', 'action', 'relid', 'table_name', 'designated_owner', 'performed_by',
 		  'recorded_in',
-		  'statement', 'operation', 'id']);
+		  'statement', 'operation', 'id',
+		  'keep', 'time_bound', 'row_count', 'row_key', 'reason']);
 SELECT columns_are('audit_guard', 'protected_tables',
 	ARRAY['table_name', 'designated_owner', 'protected_at', 'protected_by',
-		  'protected_through']);
+		  'protected_through', 'retention', 'retention_column', 'rows_purged',
+		  'rows_redacted']);
 SELECT col_type_is('audit_guard', 'protected_tables', 'table_name', 'regclass',
 	'protected_tables.table_name is regclass');
 SELECT col_type_is('audit_guard', 'protected_tables', 'designated_owner', 'regrole',

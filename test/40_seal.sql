@@ -10,7 +10,8 @@ SELECT has_table('audit_guard', 'seal_blocks', 'seal_blocks table');
 SELECT has_table('audit_guard', 'seal_rows', 'seal_rows table');
 SELECT columns_are('audit_guard', 'seal_blocks',
 	ARRAY['relid', 'block', 'columns', 'key_columns', 'row_count', 'root',
-		  'prev_hash', 'block_hash', 'table_name', 'sealed_at', 'sealed_by']);
+		  'prev_hash', 'block_hash', 'table_name', 'sealed_at', 'sealed_by',
+		  'kind', 'reason']);
 SELECT columns_are('audit_guard', 'seal_rows',
 	ARRAY['relid', 'block', 'chunk', 'row_count', 'keys', 'leaves']);
 SELECT col_is_pk('audit_guard', 'seal_blocks', ARRAY['relid', 'block']::name[], 'seal_blocks is keyed by table and block');

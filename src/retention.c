@@ -1,0 +1,569 @@
+/*-------------------------------------------------------------------------
+ *
+ * retention.c
+ *		audit_guard.set_retention(), and the refusals it brings: while a
+ *		table holds a row younger than its retention, nobody may DROP it,
+ *		DROP or DETACH a partition holding such a row, or unprotect() it;
+ *		and nobody may drop or rename its time column.
+ *
+ * A retention is a row of audit_guard.retention (keep, time_column).  On a
+ * partitioned table it covers every partition at any depth: the
+ * retention of a table is the largest keep among itself and its
+ * ancestors, all of which use one time column (set_retention() sees to
+ * it).  keep is raised, never lowered; nothing removes the row but the
+ * end of protection, which is refused while rows are young.
+ *
+ * "Young" is decided here once for every caller (purge() too): a row is
+ * younger than keep when its time column is at or after now() - keep.
+ * The bound is computed in UTC and a timestamp or date column is read as
+ * UTC, so that no session setting (TimeZone) moves it.  These checks run
+ * only for DDL on protected tables with a retention, and scan the table:
+ * DDL pays, never INSERT.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "seal.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/partition.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(audit_guard_set_retention);
+
+/* Compare two intervals as PostgreSQL does (a month is 30 days). */
+static int
+keep_cmp(Interval *a, Interval *b)
+{
+	return DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(a),
+											 IntervalPGetDatum(b)));
+}
+
+/* audit_guard.retention, or InvalidOid before extension version 1.1. */
+Oid
+audit_guard_retention_table(void)
+{
+	Oid			schema = audit_guard_schema();
+
+	return OidIsValid(schema) ? get_relname_relid("retention", schema) : InvalidOid;
+}
+
+/* The retention row of relid itself: false when it has none. */
+static bool
+read_own_retention(Oid relid, Interval **keep, char **column)
+{
+	Oid			table = audit_guard_retention_table();
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	if (!OidIsValid(table))
+		return false;
+	rel = table_open(table, AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, ag_primary_key_index(rel), true, NULL, 1, &key);
+	if ((tuple = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+
+		*keep = DatumGetIntervalP(datumCopy(heap_getattr(tuple, 2, RelationGetDescr(rel), &isnull),
+											false, sizeof(Interval)));
+		*column = pstrdup(NameStr(*DatumGetName(heap_getattr(tuple, 3, RelationGetDescr(rel), &isnull))));
+		found = true;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* relid and its partition ancestors, nearest first. */
+static List *
+self_and_ancestors(Oid relid)
+{
+	List	   *result = list_make1_oid(relid);
+
+	if (get_rel_relispartition(relid))
+		result = list_concat(result, get_partition_ancestors(relid));
+	return result;
+}
+
+/*
+ * The retention that applies to relid: the largest keep of itself and its
+ * ancestors, with its time column and the table it was set on.  False
+ * when none applies.
+ */
+bool
+audit_guard_retention_of(Oid relid, Interval **keep, char **column, Oid *set_on)
+{
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, self_and_ancestors(relid))
+	{
+		Interval   *k;
+		char	   *c;
+
+		if (!read_own_retention(lfirst_oid(lc), &k, &c))
+			continue;
+		if (!found || keep_cmp(k, *keep) > 0)
+		{
+			*keep = k;
+			*column = c;
+			if (set_on)
+				*set_on = lfirst_oid(lc);
+		}
+		found = true;
+	}
+	return found;
+}
+
+/*
+ * now() - keep in microseconds since 2000-01-01 UTC: computed as a
+ * timestamp without time zone, so that TimeZone (its DST days) does not
+ * move it.  An infinite keep gives -infinity: nothing ever expires.
+ */
+int64
+audit_guard_retention_bound(Interval *keep)
+{
+	Timestamp	now = (Timestamp) GetCurrentTransactionStartTimestamp();
+
+	return DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval,
+												 TimestampGetDatum(now),
+												 IntervalPGetDatum(keep)));
+}
+
+/*
+ * True when a time value is at or after bound: its row is younger than
+ * the retention.  timestamptz and timestamp compare as microseconds (a
+ * timestamp read as UTC); a date as its midnight, UTC.
+ */
+bool
+audit_guard_time_is_young(Datum value, Oid typid, int64 bound)
+{
+	DateADT		date;
+	int64		day;
+
+	if (typid != DATEOID)
+		return DatumGetInt64(value) >= bound;
+	date = DatumGetDateADT(value);
+	if (DATE_IS_NOBEGIN(date))
+		return false;
+	if (DATE_IS_NOEND(date))
+		return true;
+	if (TIMESTAMP_IS_NOBEGIN(bound))
+		return true;
+	/* date * USECS_PER_DAY >= bound, without overflow: date >= ceil(bound / day) */
+	day = bound / USECS_PER_DAY + (bound % USECS_PER_DAY > 0 ? 1 : 0);
+	return (int64) date >= day;
+}
+
+/* True when one table with storage holds a row younger than bound. */
+static bool
+leaf_holds_young_rows(Oid relid, const char *column, int64 bound)
+{
+	Relation	rel = table_open(relid, NoLock);
+	AttrNumber	attnum = get_attnum(relid, column);
+	Oid			typid = get_atttype(relid, attnum);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan = ag_table_beginscan(rel, snapshot);
+	bool		young = false;
+
+	if (attnum == InvalidAttrNumber)
+		young = true;			/* cannot tell: fail closed */
+	while (!young && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, attnum, &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		young = isnull || audit_guard_time_is_young(value, typid, bound);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+	return young;
+}
+
+/*
+ * True when relid, or any of its partitions, holds a row younger than its
+ * retention.  Each table with storage is locked against INSERT first
+ * (ShareLock, kept to the end of the transaction), so that no young row
+ * commits after it was looked at.
+ */
+static bool
+holds_young_rows(Oid relid, Interval **keep, char **column)
+{
+	List	   *tables;
+	ListCell   *lc;
+	int64		bound;
+
+	if (!audit_guard_retention_of(relid, keep, column, NULL))
+		return false;
+	bound = audit_guard_retention_bound(*keep);
+	tables = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ?
+		find_all_inheritors(relid, ShareLock, NULL) : list_make1_oid(relid);
+	foreach(lc, tables)
+	{
+		Oid			table = lfirst_oid(lc);
+
+		if (get_rel_relkind(table) != RELKIND_RELATION)
+			continue;
+		LockRelationOid(table, ShareLock);
+		if (leaf_holds_young_rows(table, *column, bound))
+			return true;
+	}
+	return false;
+}
+
+/* Refuse operation on relid: it holds rows younger than its retention. */
+pg_noreturn static void
+refuse_young(Oid relid, const char *operation, Interval *keep, const char *column)
+{
+	char	   *keep_text = DatumGetCString(DirectFunctionCall1(interval_out,
+																IntervalPGetDatum(keep)));
+
+	ereport(ERROR,
+			(errcode(AG_ERRCODE_APPEND_ONLY),
+			 errmsg("cannot %s protected table %s: it holds rows younger than its retention",
+					operation, audit_guard_table_name(relid)),
+			 errdetail("Rows of %s are kept for %s by column \"%s\" (audit_guard.set_retention()); no role may remove them, or the table or partition holding them, before then.",
+					   audit_guard_table_name(relid), keep_text, column),
+			 errhint("Wait until every row is older than the retention; audit_guard.purge() removes the rows that are.")));
+	pg_unreachable();
+}
+
+/* DROP TABLE of a protected table: refused while it holds young rows. */
+void
+audit_guard_check_retention_drop(Oid relid)
+{
+	Interval   *keep;
+	char	   *column;
+
+	/* a partitioned table's partitions are dropped, and checked, one by one */
+	if (get_rel_relkind(relid) != RELKIND_RELATION)
+		return;
+	if (holds_young_rows(relid, &keep, &column))
+		refuse_young(relid, "drop", keep, column);
+}
+
+/* DETACH PARTITION: refused while the partition holds young rows. */
+void
+audit_guard_check_retention_detach(Oid relid)
+{
+	Interval   *keep;
+	char	   *column;
+
+	if (holds_young_rows(relid, &keep, &column))
+		refuse_young(relid, "detach", keep, column);
+}
+
+/* unprotect() of tables (a table and its partitions): the same. */
+void
+audit_guard_check_retention_unprotect(List *tables)
+{
+	ListCell   *lc;
+
+	foreach(lc, tables)
+	{
+		Interval   *keep;
+		char	   *column;
+
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_RELATION &&
+			holds_young_rows(lfirst_oid(lc), &keep, &column))
+			refuse_young(lfirst_oid(lc), "unprotect", keep, column);
+	}
+}
+
+/*
+ * DROP COLUMN or RENAME COLUMN of the time column of a retention: refused
+ * for everyone, whatever the rows' age (the retention would lose its
+ * column).
+ */
+void
+audit_guard_check_retention_column(Oid relid, const char *column,
+								   const char *operation)
+{
+	Interval   *keep;
+	char	   *time_column;
+	Oid			set_on;
+
+	if (column == NULL ||
+		!audit_guard_retention_of(relid, &keep, &time_column, &set_on) ||
+		strcmp(column, time_column) != 0)
+		return;
+	ereport(ERROR,
+			(errcode(AG_ERRCODE_APPEND_ONLY),
+			 errmsg("cannot %s \"%s\" of protected table %s: it is the time column of the table's retention",
+					operation, column, audit_guard_table_name(relid)),
+			 errdetail("The retention set on %s keeps rows by column \"%s\"; it can be raised, never removed.",
+					   audit_guard_table_name(set_on), column),
+			 errhint("Add a column instead of changing this one.")));
+}
+
+/* ---- set_retention() ---- */
+
+/* keep as text, for messages and the result. */
+static char *
+interval_text(Interval *keep)
+{
+	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep)));
+}
+
+/* Ensure column is a NOT NULL timestamptz, timestamp or date column of relid. */
+static void
+check_time_column(Oid relid, const char *column)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	HeapTuple	tuple;
+	Form_pg_attribute att;
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table %s does not exist",
+						column, audit_guard_table_name(relid)),
+				 errhint("Name the column that records when each row happened.")));
+	tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for column %d of relation %u", attnum, relid);
+	att = (Form_pg_attribute) GETSTRUCT(tuple);
+	if (att->atttypid != TIMESTAMPTZOID && att->atttypid != TIMESTAMPOID &&
+		att->atttypid != DATEOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of table %s is of type %s, not a time",
+						column, audit_guard_table_name(relid),
+						format_type_be(att->atttypid)),
+				 errdetail("A retention's time column must be of type timestamptz, timestamp or date."),
+				 errhint("Name a column of one of those types.")));
+	if (!att->attnotnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
+				 errmsg("column \"%s\" of table %s is not NOT NULL",
+						column, audit_guard_table_name(relid)),
+				 errdetail("A row without a time could never expire, nor be told young from old."),
+				 errhint("Declare it NOT NULL first (ALTER TABLE %s ALTER COLUMN %s SET NOT NULL).",
+						 audit_guard_table_name(relid), quote_identifier(column))));
+	ReleaseSysCache(tuple);
+}
+
+/* Ensure keep is positive and now() - keep is a time. */
+static void
+check_keep(Interval *keep)
+{
+	Interval	zero = {0};
+
+	if (keep_cmp(keep, &zero) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention must be positive, not %s", interval_text(keep)),
+				 errhint("Give the time rows must be kept, for example interval '7 years'.")));
+	(void) audit_guard_retention_bound(keep);	/* errors when out of range */
+}
+
+/* Refuse a keep lower than one in force. */
+pg_noreturn static void
+refuse_lower(Oid relid, Interval *keep, Interval *current, Oid set_on)
+{
+	ereport(ERROR,
+			(errcode(AG_ERRCODE_APPEND_ONLY),
+			 errmsg("cannot lower the retention of protected table %s from %s to %s",
+					audit_guard_table_name(relid), interval_text(current),
+					interval_text(keep)),
+			 errdetail("The retention set on %s can be raised, never lowered or removed, by any role.",
+					   audit_guard_table_name(set_on)),
+			 errhint("Call audit_guard.set_retention() with a keep of %s or more.",
+					 interval_text(current))));
+	pg_unreachable();
+}
+
+/* Refuse a time column other than the one a related retention uses. */
+pg_noreturn static void
+refuse_other_column(Oid relid, const char *column, const char *current, Oid set_on)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot keep rows of protected table %s by column \"%s\"",
+					audit_guard_table_name(relid), column),
+			 errdetail("The retention set on %s keeps them by column \"%s\"; a time column never changes.",
+					   audit_guard_table_name(set_on), current),
+			 errhint("Use column \"%s\".", current)));
+	pg_unreachable();
+}
+
+/*
+ * Ensure the retentions of relid's ancestors and partitions use column,
+ * and that keep is not below an ancestor's (it would say less than what
+ * is in force).
+ */
+static void
+check_related(Oid relid, Interval *keep, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, self_and_ancestors(relid))
+	{
+		Interval   *k;
+		char	   *c;
+
+		if (lfirst_oid(lc) == relid || !read_own_retention(lfirst_oid(lc), &k, &c))
+			continue;
+		if (strcmp(c, column) != 0)
+			refuse_other_column(relid, column, c, lfirst_oid(lc));
+		if (keep_cmp(keep, k) < 0)
+			refuse_lower(relid, keep, k, lfirst_oid(lc));
+	}
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		return;
+	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+	{
+		Interval   *k;
+		char	   *c;
+
+		if (lfirst_oid(lc) != relid && read_own_retention(lfirst_oid(lc), &k, &c) &&
+			strcmp(c, column) != 0)
+			refuse_other_column(relid, column, c, lfirst_oid(lc));
+	}
+}
+
+/* Insert or raise the retention row of relid. */
+static void
+write_retention(Oid relid, Interval *keep, const char *column, bool exists)
+{
+	Oid			types[4] = {REGCLASSOID, INTERVALOID, NAMEOID, NAMEOID};
+	Datum		values[4];
+	int			nestlevel = audit_guard_begin_spi();
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = IntervalPGetDatum(keep);
+	values[2] = DirectFunctionCall1(namein, CStringGetDatum(column));
+	values[3] = DirectFunctionCall1(namein,
+									CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	if (exists)
+		audit_guard_write_own_table("UPDATE audit_guard.retention"
+									" SET keep = $2, set_at = pg_catalog.clock_timestamp(),"
+									" set_by = $4"
+									" WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+									" AND time_column OPERATOR(pg_catalog.=) $3",
+									4, types, values, SPI_OK_UPDATE);
+	else
+		audit_guard_write_own_table("INSERT INTO audit_guard.retention"
+									" (relid, keep, time_column, set_by)"
+									" VALUES ($1, $2, $3, $4)",
+									4, types, values, SPI_OK_INSERT);
+	audit_guard_record_erasure("retention", relid, audit_guard_owner_of(relid),
+							   keep, NULL, -1, NULL, NULL);
+	audit_guard_end_spi(nestlevel);
+}
+
+/* Ensure relid is a protected table; returns its designated owner. */
+static Oid
+require_protected(Oid relid, const char *function)
+{
+	Oid			owner;
+
+	if (get_rel_name(relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Name a protected table.")));
+	owner = audit_guard_owner_of(relid);
+	if (!OidIsValid(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot call audit_guard.%s() on table %s: it is not protected by audit_guard",
+						function, audit_guard_table_name(relid)),
+				 errhint("Protect it first with audit_guard.protect().")));
+	audit_guard_require_owner_quietly(relid, psprintf("audit_guard.%s()", function));
+	return owner;
+}
+
+/* Ensure no argument is NULL. */
+static void
+require_arguments(FunctionCallInfo fcinfo, const char *function, int nargs)
+{
+	int			i;
+
+	for (i = 0; i < nargs; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %d of audit_guard.%s() must not be NULL", i + 1, function),
+					 errhint("Give every argument a value.")));
+}
+
+/* The same, for erase.c. */
+Oid
+audit_guard_require_erasure_caller(FunctionCallInfo fcinfo, const char *function,
+								   int nargs)
+{
+	require_arguments(fcinfo, function, nargs);
+	return require_protected(PG_GETARG_OID(0), function);
+}
+
+/* SQL: audit_guard.set_retention(tbl regclass, keep interval, time_column name) */
+Datum
+audit_guard_set_retention(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Interval   *keep;
+	char	   *column;
+	Interval   *current;
+	char	   *current_column;
+	bool		exists;
+
+	require_arguments(fcinfo, "set_retention", 3);
+	relid = PG_GETARG_OID(0);
+	keep = PG_GETARG_INTERVAL_P(1);
+	column = NameStr(*PG_GETARG_NAME(2));
+	if (!audit_guard_extension_ready())
+		elog(ERROR, "audit_guard registry not found");
+	(void) require_protected(relid, "set_retention");
+	check_keep(keep);
+	check_time_column(relid, column);
+
+	/* one set_retention() of a table at a time */
+	LockDatabaseObject(audit_guard_retention_table(), relid, 0, ExclusiveLock);
+	exists = read_own_retention(relid, &current, &current_column);
+	if (exists && strcmp(current_column, column) != 0)
+		refuse_other_column(relid, column, current_column, relid);
+	if (exists && keep_cmp(keep, current) < 0)
+		refuse_lower(relid, keep, current, relid);
+	check_related(relid, keep, column);
+	if (exists && keep_cmp(keep, current) == 0)
+		PG_RETURN_TEXT_P(cstring_to_text(psprintf("retention of %s unchanged: rows younger than %s by column %s are kept",
+												  audit_guard_table_name(relid),
+												  interval_text(keep), quote_identifier(column))));
+	write_retention(relid, keep, column, exists);
+	if (exists)
+		PG_RETURN_TEXT_P(cstring_to_text(psprintf("retention of %s raised from %s to %s by column %s",
+												  audit_guard_table_name(relid),
+												  interval_text(current), interval_text(keep),
+												  quote_identifier(column))));
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("retention of %s set: rows younger than %s by column %s are kept",
+											  audit_guard_table_name(relid),
+											  interval_text(keep), quote_identifier(column))));
+}
