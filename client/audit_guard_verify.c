@@ -123,11 +123,11 @@ typedef struct Problem
 	const char *problem;
 	char	   *detail;
 	int			seq;
-	/* a key inside the detail: detail, the key as text, detail_end */
-	const unsigned char *detail_key;
-	size_t		detail_keylen;
-	char	   *detail_end;
-	int			set_index;		/* the KeySet of key or detail_key */
+	/* "key %s is sealed in block N too": the key is printed at the end */
+	const unsigned char *twice_key;
+	size_t		twice_keylen;
+	int64_t		twice_block;
+	int			set_index;		/* the KeySet of key or twice_key */
 } Problem;
 
 /* A table being verified. */
@@ -361,23 +361,6 @@ problem(Table *t, int64_t block, const char *what, char *detail)
 	return p;
 }
 
-/*
- * Record a "seal data edited" problem whose detail names a key: the key is
- * printed as text only after the verifying transaction (print_keys), so
- * the detail is kept as the words before it and after it.
- */
-static void
-key_problem(Table *t, int64_t block, int set_index, const unsigned char *key,
-			size_t keylen, char *before, char *after)
-{
-	Problem    *p = problem(t, block, "seal data edited", before);
-
-	p->detail_key = key;
-	p->detail_keylen = keylen;
-	p->detail_end = after;
-	p->set_index = set_index;
-}
-
 /* Order problems as verify() does: block, then key, then discovery. */
 static int
 problem_cmp(const void *a, const void *b)
@@ -596,7 +579,7 @@ read_erasures(Table *t)
 		if (b == NULL || !b->header || !b->erase)
 		{
 			problem(t, number, "seal data edited",
-					xprintf("erasure entries are stored for block %" PRId64 ", which is not an erasure block",
+					xprintf("erasure entries are stored for block %" PRId64 ", which is no erasure block",
 							number));
 			continue;
 		}
@@ -669,11 +652,13 @@ add_key(Table *t, int index, KeySet *set, const unsigned char *key,
 	e = key_slot(set, key, (uint32_t) klen, hash);
 	if (e->used && !entry_erased(t, e))
 	{
+		Problem    *p = problem(t, t->blocks[index].block, "seal data edited", NULL);
+
 		t->blocks[index].rows_ok = false;
-		key_problem(t, t->blocks[index].block, (int) (set - t->sets), key, klen,
-					xstrdup("key "),
-					xprintf(" is sealed in block %" PRId64 " too",
-							t->blocks[e->block].block));
+		p->twice_key = key;
+		p->twice_keylen = klen;
+		p->set_index = (int) (set - t->sets);
+		p->twice_block = t->blocks[e->block].block;
 		return;
 	}
 	if (!e->used)
@@ -882,6 +867,14 @@ check_header(Table *t, Block *b, Block *prev)
 
 /* ---- erasures ---- */
 
+/* Report an erasure entry of block e, in the words verify() uses. */
+static void
+bad_entry(Table *t, Block *e, const AgErasure *entry, const char *what)
+{
+	problem(t, e->block, "seal data edited",
+			xprintf("its entry for block %" PRId64 " %s", entry->sealed_block, what));
+}
+
 /*
  * The block an erasure entry of erasure block e takes rows from, when it
  * may: an earlier seal block, not erased whole before.  NULL (reported)
@@ -891,34 +884,24 @@ static Block *
 erased_block(Table *t, Block *e, const AgErasure *entry)
 {
 	Block	   *b = find_block(t, entry->sealed_block);
-	const char *why = NULL;
 
-	if (b == NULL || !b->header || b->block >= e->block)
-		why = "which is not an earlier block of the chain";
-	else if (b->erase)
-		why = "which is an erasure block";
+	if (b == NULL || !b->header || b->erase || b->block >= e->block)
+		bad_entry(t, e, entry, "names no earlier sealed block");
 	else if (b->erased_by != 0)
-	{
-		problem(t, e->block, "seal data edited",
-				xprintf("it erases rows of block %" PRId64 ", which block %" PRId64 " erased whole",
-						entry->sealed_block, b->erased_by));
-		return NULL;
-	}
-	if (why == NULL)
+		bad_entry(t, e, entry, "erases rows of a block erased whole before");
+	else
 		return b;
-	problem(t, e->block, "seal data edited",
-			xprintf("it erases rows of block %" PRId64 ", %s", entry->sealed_block, why));
 	return NULL;
 }
 
 /*
- * Erase one key of block b by erasure block e: it must not have been
- * erased from b before, and b must have sealed it (checked only while b's
- * rows are stored).  The key leaves the set of sealed keys.
+ * Erase one key of block b: it must not have been erased from b before,
+ * and b must have sealed it (checked only while b's rows are stored).
+ * The key leaves the set of sealed keys.  Problems are b's, as verify()
+ * reports them.
  */
 static void
-erase_key(Table *t, Block *e, Block *b, KeySet *set,
-		  const unsigned char *key, size_t klen)
+erase_key(Table *t, Block *b, KeySet *set, const unsigned char *key, size_t klen)
 {
 	AgBuf		both;
 	Entry	   *slot;
@@ -933,10 +916,8 @@ erase_key(Table *t, Block *e, Block *b, KeySet *set,
 	slot = key_slot(&t->erased, both.data, (uint32_t) both.len, hash);
 	if (slot->used)
 	{
-		key_problem(t, e->block, (int) (set - t->sets), key, klen,
-					xstrdup("it erases key "),
-					xprintf(" of block %" PRId64 ", which block %" PRId64 " erased already",
-							b->block, t->blocks[slot->block].block));
+		problem(t, b->block, "seal data edited",
+				xstrdup("two erasures remove the same row of the block"));
 		ag_buf_free(&both);
 		return;
 	}
@@ -944,22 +925,27 @@ erase_key(Table *t, Block *e, Block *b, KeySet *set,
 	slot->key = both.data;		/* kept: the set refers to it */
 	slot->len = (uint32_t) both.len;
 	slot->hash = hash;
-	slot->block = (int) (e - t->blocks);
 	t->erased.n++;
 	if (!b->rows_ok || b->nchunks == 0)
 		return;
 	slot = key_slot(set, key, (uint32_t) klen, key_hash(key, klen));
-	if (!slot->used || &t->blocks[slot->block] != b || slot->erased)
-		key_problem(t, e->block, (int) (set - t->sets), key, klen,
-					xstrdup("it erases key "),
-					xprintf(", which block %" PRId64 " did not seal", b->block));
-	else
+	if (slot->used && &t->blocks[slot->block] == b && !slot->erased)
 		slot->erased = true;
+	else
+	{
+		char	   *hex = xmalloc(2 * klen + 3);
+
+		ag_bytea_hex(key, klen, hex);
+		problem(t, b->block, "seal data edited",
+				xprintf("an erasure removes key %s, which the block did not seal", hex));
+		free(hex);
+	}
 }
 
 /*
- * Apply an entry that lists keys: they must parse with b's key columns,
- * be in strictly ascending key order and number the entry's rows.
+ * Apply an entry of erasure block e that lists keys: at least one, they
+ * must parse with b's key columns, be in strictly ascending key order and
+ * number the entry's rows.
  */
 static void
 erase_keys(Table *t, Block *e, Block *b, const AgErasure *entry)
@@ -975,30 +961,18 @@ erase_keys(Table *t, Block *e, Block *b, const AgErasure *entry)
 		const unsigned char *key = entry->keys + pos;
 		long		klen = ag_key_length(key, entry->keys_len - pos, b->nkeys);
 
-		if (klen <= 0)
-		{
-			problem(t, e->block, "seal data edited",
-					xprintf("key %" PRId64 " it erases from block %" PRId64 " is malformed",
-							n, b->block));
-			return;
-		}
-		if (prev && ag_key_compare(prev, prevlen, key, (size_t) klen) >= 0)
-		{
-			problem(t, e->block, "seal data edited",
-					xprintf("key %" PRId64 " it erases from block %" PRId64 " is not in key order",
-							n, b->block));
-			return;
-		}
-		erase_key(t, e, b, set, key, (size_t) klen);
+		if (klen <= 0 ||
+			(prev && ag_key_compare(prev, prevlen, key, (size_t) klen) >= 0))
+			break;
+		erase_key(t, b, set, key, (size_t) klen);
 		prev = key;
 		prevlen = (size_t) klen;
 		pos += (size_t) klen;
 		n++;
 	}
-	if (n != entry->row_count)
-		problem(t, e->block, "seal data edited",
-				xprintf("its entry for block %" PRId64 " records %" PRId64 " rows erased, but lists %" PRId64 " keys",
-						b->block, entry->row_count, n));
+	if (pos != entry->keys_len || n != entry->row_count || n == 0)
+		bad_entry(t, e, entry,
+				  "has keys that are malformed, out of key order, or not as many as its rows");
 	b->rows_erased += n;
 }
 
@@ -1030,9 +1004,9 @@ check_erasure(Table *t, Block *e)
 			continue;
 		}
 		if (entry->row_count != b->row_count - b->rows_erased)
-			problem(t, e->block, "seal data edited",
-					xprintf("it erases block %" PRId64 " whole, %" PRId64 " rows, but the block has %" PRId64 " rows left",
-							b->block, entry->row_count, b->row_count - b->rows_erased));
+			bad_entry(t, e, entry,
+					  xprintf("erases the block whole, %" PRId64 " rows, but %" PRId64 " of its rows were left",
+							  entry->row_count, b->row_count - b->rows_erased));
 		b->erased_by = e->block;
 	}
 	if (total != e->row_count)
@@ -1472,11 +1446,11 @@ print_keys(Table *t)
 
 		if (p->key != NULL)
 			p->row_key = key_text(&t->sets[p->set_index], p->key, p->keylen);
-		if (p->detail_key != NULL)
-			p->detail = xprintf("%s%s%s", p->detail,
-								key_text(&t->sets[p->set_index], p->detail_key,
-										 p->detail_keylen),
-								p->detail_end);
+		if (p->twice_key != NULL)
+			p->detail = xprintf("key %s is sealed in block %" PRId64 " too",
+								key_text(&t->sets[p->set_index], p->twice_key,
+										 p->twice_keylen),
+								p->twice_block);
 	}
 }
 

@@ -13,7 +13,8 @@
 # them in --save-digest, and, in one copy of the database per case, name
 # every edit of the erasure data: what a careless forger leaves (a hash
 # not recomputed) and what a careful one does (every hash recomputed: the
-# entry checks, and the digests).
+# entry checks, and the digests).  verify() in the server must report the
+# same lines, where it makes the same checks.
 set -uo pipefail
 source "${AG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}/scripts/cluster.sh"
 ag_cluster_attach || exit 1
@@ -79,6 +80,22 @@ BEGIN
 	END LOOP;
 END
 $$;
+-- audit_guard's own triggers on the seal tables call into the library,
+-- which is not loaded while the forger works: off, then back on
+CREATE FUNCTION forge.triggers(enable boolean) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['seal_blocks', 'seal_rows', 'seal_erasures'] LOOP
+		IF enable THEN
+			EXECUTE format('ALTER TABLE audit_guard.%I ENABLE ALWAYS TRIGGER own_table_guard', t);
+			EXECUTE format('ALTER TABLE audit_guard.%I ENABLE ALWAYS TRIGGER own_table_no_truncate', t);
+		ELSE
+			EXECUTE format('ALTER TABLE audit_guard.%I DISABLE TRIGGER USER', t);
+		END IF;
+	END LOOP;
+END
+$$;
 -- a block header; its hashes come from rehash()
 CREATE FUNCTION forge.header(blk bigint, kind text, reason text, n bigint,
 							 cols text[] DEFAULT '{}', keys text[] DEFAULT '{}')
@@ -104,6 +121,7 @@ ag_ok "audit_guard_verify saves a digest of the sealed table" \
 ag_ok "restart without the preload" ag_conf_override "shared_preload_libraries = ''"
 ag_ok "block 3: a redaction of keys 2 and 5, written by hand" ag_psql -d "$db" <<'SQL'
 ALTER TABLE t DISABLE TRIGGER ALL;
+SELECT forge.triggers(false);
 DELETE FROM t WHERE id IN (2, 5);
 INSERT INTO audit_guard.seal_erasures VALUES ('t', 3, 1, 2, forge.k(2) || forge.k(5));
 SELECT forge.header(3, 'redact', 'wrong person', 2);
@@ -200,10 +218,12 @@ edit() {
 	row_changed) echo "UPDATE t SET note = 'edited' WHERE id = 5" ;;
 	esac
 }
+ag_ok "the seal tables' own triggers back on" ag_psql -d "$db" -c "SELECT forge.triggers(true)"
 for c in "${cases[@]}"; do
 	ag_psql -d postgres -c "DROP DATABASE IF EXISTS ${db}_$c" \
 		-c "CREATE DATABASE ${db}_$c TEMPLATE $db" >/dev/null &&
-		edit "$c" | ag_psql -d "${db}_$c" >/dev/null ||
+		{ echo "SELECT forge.triggers(false);"; edit "$c"; echo ";SELECT forge.triggers(true);"; } |
+		ag_psql -d "${db}_$c" >/dev/null ||
 		ag_fail "case $c could not be set up"
 done
 ag_ok "restart with the preload" ag_conf_reset
@@ -235,26 +255,26 @@ exit 1" "the same rehashed: key 5 sealed twice, and the digest"
 ag_is "$(client -d "${db}_row_deleted")" "1 3 row missing: the row sealed in block 1 is gone
 exit 1" "a row not erased, deleted: row missing"
 ag_is "$(client -d "${db}_unsealed_key")" \
-	"3  seal data edited: it erases key 99, which block 1 did not seal
+	"1  seal data edited: an erasure removes key \\x000000080000000000000063, which the block did not seal
 exit 1" "a key the block did not seal"
 ag_is "$(client -d "${db}_unordered")" \
 	"1 2 row missing: the row sealed in block 1 is gone
-3  seal data edited: key 1 it erases from block 1 is not in key order
+3  seal data edited: its entry for block 1 has keys that are malformed, out of key order, or not as many as its rows
 exit 1" "keys out of order"
 ag_is "$(client -d "${db}_count")" \
-	"3  seal data edited: its entry for block 1 records 3 rows erased, but lists 2 keys
+	"3  seal data edited: its entry for block 1 has keys that are malformed, out of key order, or not as many as its rows
 exit 1" "an entry's row count that is not its keys'"
 ag_is "$(client -d "${db}_whole_count")" \
-	"4  seal data edited: it erases block 2 whole, 2 rows, but the block has 3 rows left
+	"4  seal data edited: its entry for block 2 erases the block whole, 2 rows, but 3 of its rows were left
 exit 1" "a whole block's row count that is not the rows left"
 ag_is "$(client -d "${db}_erased_twice")" \
-	"4  seal data edited: it erases key 2 of block 1, which block 3 erased already
+	"1  seal data edited: two erasures remove the same row of the block
 exit 1" "a key erased twice"
 ag_is "$(client -d "${db}_erasure_named")" \
-	"4  seal data edited: it erases rows of block 3, which is an erasure block
+	"4  seal data edited: its entry for block 3 names no earlier sealed block
 exit 1" "an entry naming an erasure block"
 ag_is "$(client -d "${db}_whole_twice")" \
-	"6  seal data edited: it erases rows of block 2, which block 4 erased whole
+	"6  seal data edited: its entry for block 2 erases rows of a block erased whole before
 exit 1" "a block erased whole twice"
 ag_is "$(client -d "${db}_block_count")" \
 	"4  seal data edited: the block records 5 rows erased, but its entries erase 3
@@ -263,7 +283,7 @@ ag_is "$(client -d "${db}_rows_on_erasure")" \
 	"3  seal data edited: rows are stored for it, but it is an erasure block
 exit 1" "rows stored for an erasure block"
 ag_is "$(client -d "${db}_stray_entry")" \
-	"2  seal data edited: erasure entries are stored for block 2, which is not an erasure block
+	"2  seal data edited: erasure entries are stored for block 2, which is no erasure block
 exit 1" "erasure entries of a seal block"
 ag_is "$(client -d "${db}_reason_rewritten" --digest "$d_sealed")" "exit 0" \
 	"a reason rewritten consistently: a digest taken before it holds"
@@ -273,6 +293,25 @@ exit 1" "... one taken at the erasure block does not: its header is hashed again
 ag_is "$(client -d "${db}_row_changed")" \
 	"5 5 row changed: the row hashes to $leaf_edited, but block 5 sealed $leaf_again
 exit 1" "a row sealed again is checked against its new block"
+
+# The server's verify() makes the same checks in the same words, except
+# for what only the client checks: a whole-block entry's rows against the
+# rows left (whole_count), the erasure block's row count against its
+# entries' (block_count), rows stored for an erasure block
+# (rows_on_erasure); and erased_twice, where verify() also reports key 2
+# as not sealed.
+server() {
+	ag_scalar "$1" "SELECT concat(block, ' ', row_key, ' ', problem, ': ', detail)
+		FROM audit_guard.verify('t'::regclass)"
+}
+ag_is "$(server "$db")" "" "verify() finds the erasures written by hand intact too"
+ag_is "$(ag_scalar "$db" "SELECT count(*) FROM audit_guard.verify(pg_read_file('$d_last')::jsonb)")" "0" \
+	"verify(digest) accepts the digest audit_guard_verify saved after the erasures"
+for c in keys_edited key_deleted row_deleted unsealed_key unordered count erasure_named \
+	whole_twice stray_entry reason_rewritten row_changed; do
+	ag_is "$(server "${db}_$c")" "$(client -d "${db}_$c" | grep -v '^exit')" \
+		"$c: verify() reports the same lines"
+done
 
 for c in "${cases[@]}"; do
 	ag_drop_database "${db}_$c"
