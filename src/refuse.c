@@ -374,7 +374,16 @@ void
 audit_guard_refuse_definition(Oid relid, const char *operation)
 {
 	bool		guard = strstr(operation, "guard trigger") != NULL;
+	bool		retention = strstr(operation, "retention") != NULL;
 
+	if (retention)
+		ereport(ERROR,
+				(errcode(AG_ERRCODE_APPEND_ONLY),
+				 errmsg("cannot allow %s on protected table %s",
+						operation, audit_guard_table_name(relid)),
+				 errdetail("Table %s keeps its rows for a retention by that column (audit_guard.set_retention()); a retention can be raised, never removed, by any role.",
+						   audit_guard_table_name(relid)),
+				 errhint("Add a column instead of changing this one.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("cannot allow %s on protected table %s",
