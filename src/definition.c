@@ -384,9 +384,13 @@ compare_class(Form_pg_class b, Form_pg_class a, const DefinitionRules *rules,
 		/* SET TABLESPACE copies the blocks as they are */
 		if (b->reltablespace != a->reltablespace)
 			note(change, CHANGE_ALLOWED, "SET TABLESPACE");
+		else if (rules->storage_rewrite_ok)
+			note(change, CHANGE_ALLOWED, "rewriting the table");
+		else if (rules->time_column != NULL)
+			/* ALTER ... TYPE ... USING could age the rows of a retention */
+			note(change, CHANGE_NOBODY, "rewriting the rows of a table with a retention");
 		else
-			note(change, rules->storage_rewrite_ok ? CHANGE_ALLOWED :
-				 CHANGE_OWNER_ONLY, "rewriting the table");
+			note(change, CHANGE_OWNER_ONLY, "rewriting the table");
 	}
 }
 

@@ -381,9 +381,9 @@ audit_guard_refuse_definition(Oid relid, const char *operation)
 				(errcode(AG_ERRCODE_APPEND_ONLY),
 				 errmsg("cannot allow %s on protected table %s",
 						operation, audit_guard_table_name(relid)),
-				 errdetail("Table %s keeps its rows for a retention by that column (audit_guard.set_retention()); a retention can be raised, never removed, by any role.",
+				 errdetail("Table %s keeps its rows for a retention (audit_guard.set_retention()), by a time column whose values decide which rows may go; no role may change that column or rewrite the rows, only VACUUM FULL and CLUSTER move them as they are.",
 						   audit_guard_table_name(relid)),
-				 errhint("Add a column instead of changing this one.")));
+				 errhint("Add a column instead, with a constant default (that does not rewrite the table).")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("cannot allow %s on protected table %s",

@@ -18,7 +18,7 @@
 -- says: (now() AT TIME ZONE 'UTC') - keep, a timestamp column read as UTC.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(240);
+SELECT plan(244);
 
 CREATE ROLE regress_ret_app;
 CREATE ROLE regress_ret_tblowner;
@@ -597,6 +597,14 @@ SELECT * FROM regress_ret.refused('designated owner', 'ALTER COLUMN TYPE ... USI
 SELECT * FROM regress_ret.refused('designated owner', 'ALTER COLUMN TYPE text of the time column',
 	$$ALTER TABLE regress_ret.log ALTER COLUMN at TYPE text$$,
 	'23000: cannot % "at" of protected table regress_ret.log: it is the time column of the table''s retention');
+-- a rewrite could age the rows whatever column it names: refused for
+-- everyone under a retention (the post-statement check, not the names)
+SELECT * FROM regress_ret.refused('designated owner', 'ALTER COLUMN TYPE ... USING of another column (a rewrite)',
+	$$ALTER TABLE regress_ret.log ALTER COLUMN note TYPE varchar(200) USING note || ''$$,
+	'23000: cannot allow rewriting the rows of a table with a retention on protected table regress_ret.log%');
+SELECT * FROM regress_ret.refused('designated owner', 'ADD COLUMN with a volatile default (a rewrite)',
+	$$ALTER TABLE regress_ret.log ADD COLUMN stamp timestamptz NOT NULL DEFAULT clock_timestamp()$$,
+	'23000: cannot allow rewriting the rows of a table with a retention on protected table regress_ret.log%');
 SELECT * FROM regress_ret.refused('designated owner', 'TRUNCATE',
 	$$TRUNCATE regress_ret.log$$,
 	'23000: cannot truncate protected table regress_ret.log');
