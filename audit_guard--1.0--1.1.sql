@@ -1274,12 +1274,15 @@ CREATE OR REPLACE VIEW audit_guard.protected_tables AS
 
 /*
  * digest(): as before (issue 9), with rows counting sealed rows only, and
- * per table the retention in force and the rows purged and redacted.
+ * per table the retention in force and the rows purged and redacted (keep
+ * written in one IntervalStyle, whatever the session's, so that digests
+ * compare as text).
  */
 CREATE OR REPLACE FUNCTION audit_guard.digest()
 RETURNS jsonb
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = postgres
 AS $$
 SELECT jsonb_build_object(
 		   'format', 'audit_guard digest 1',
