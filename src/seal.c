@@ -92,7 +92,10 @@ row_cmp(const void *a, const void *b, void *arg)
 
 /*
  * The block that sealed the row in slot already, or 0.  blocks is the
- * array the sets' entries index.
+ * array the sets' entries index.  keybuf holds the row's key by the
+ * table's key columns; when the block that sealed it named rows by other
+ * columns (the primary key changed since), it is left holding the key by
+ * those.
  */
 static int64
 already_sealed(List *sets, StoredBlock *blocks, SealColumns *key, AgBuf *keybuf,
@@ -116,8 +119,15 @@ already_sealed(List *sets, StoredBlock *blocks, SealColumns *key, AgBuf *keybuf,
 			enc = scratch;
 		}
 		entry = audit_guard_key_lookup(set, enc->data, (uint32) enc->len);
-		if (entry != NULL)
-			return blocks[entry->block_index].block;
+		if (entry == NULL)
+			continue;
+		/* an erasure names the row as its block did, by that block's key */
+		if (enc == scratch)
+		{
+			keybuf->len = 0;
+			ag_buf_append(keybuf, scratch->data, scratch->len);
+		}
+		return blocks[entry->block_index].block;
 	}
 	return 0;
 }
