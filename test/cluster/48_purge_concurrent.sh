@@ -31,13 +31,12 @@ half=$((half / 2))
 expired=$((2 * half))
 young=20000
 bound_ms=${AG_PURGE_INSERT_BOUND_MS:-1000}
-verifier=$AG_BINDIR/audit_guard_verify
 work=$(mktemp -d "${TMPDIR:-/tmp}/ag_purge_concurrent.XXXXXX") || exit 1
 chmod 755 "$work"
 trap 'rm -rf "$work"; ag_cluster_cleanup' EXIT
 
-roles="regress_pc_purger regress_pc_app regress_pc_owner"
-ag_drop_database "$db" $roles >/dev/null || exit 1
+roles=(regress_pc_purger regress_pc_app regress_pc_owner)
+ag_drop_database "$db" "${roles[@]}" >/dev/null || exit 1
 ag_psql -d postgres <<SQL >/dev/null || exit 1
 CREATE ROLE regress_pc_owner NOLOGIN;
 CREATE ROLE regress_pc_purger LOGIN IN ROLE regress_pc_owner;
@@ -101,7 +100,7 @@ ag_is "$(ag_scalar "$db" "SELECT count(*) FILTER (WHERE at < now() - interval '3
 # "Time: x ms" per statement.
 writer() {
 	local n=0 end=$((SECONDS + 120))
-	echo '\timing on'
+	printf '%s\n' '\timing on'
 	while [ ! -e "$work/stop" ] && [ $SECONDS -lt $end ]; do
 		n=$((n + 1))
 		echo "INSERT INTO audit_log (actor, action, payload) VALUES ('writer', 'insert', '{\"n\": $n}')
@@ -183,5 +182,5 @@ ag_is "$(ag_scalar "$db" "SELECT count(*) FROM audit_guard.seal('audit_log')")" 
 ag_is "$(ag_scalar "$db" "SELECT count(*) FROM audit_guard.verify('audit_log')")" 0 \
 	"and verify() stays clean"
 
-ag_drop_database "$db" $roles >/dev/null
+ag_drop_database "$db" "${roles[@]}" >/dev/null
 ag_done
