@@ -22,6 +22,7 @@ OBJS = \
 	src/seal.o \
 	src/verify.o \
 	src/seal_erasures.o \
+	src/seal_snapshot.o \
 	src/retention.o \
 	src/erase.o
 

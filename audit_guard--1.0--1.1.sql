@@ -123,7 +123,11 @@ SELECT pg_catalog.pg_extension_config_dump('audit_guard.history_id_seq', '');
 /*
  * One row per sealed block: the header that its block_hash covers
  * (prev_hash, block, root, row_count, columns, key_columns), and who
- * sealed it when (not hashed).  Written only by seal(); the executor and
+ * sealed it when (not hashed).  seal_snapshot (not hashed either) is the
+ * snapshot the seal took, with the cluster and database it was taken in:
+ * the next seal() in the same database skips, by their inserting
+ * transaction, the rows that snapshot saw (they are all sealed), instead of
+ * looking every row up among the sealed keys.  Written only by seal(); the executor and
  * utility hooks refuse UPDATE, DELETE and TRUNCATE for every role.
  */
 CREATE TABLE audit_guard.seal_blocks (
@@ -138,6 +142,7 @@ CREATE TABLE audit_guard.seal_blocks (
 	table_name			text		NOT NULL,
 	sealed_at			timestamptz	NOT NULL DEFAULT pg_catalog.clock_timestamp(),
 	sealed_by			name		NOT NULL,
+	seal_snapshot		text,
 	PRIMARY KEY (relid, block)
 );
 

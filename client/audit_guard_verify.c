@@ -4,7 +4,7 @@
  *		Verify audit_guard's seals from outside the server.
  *
  *	audit_guard_verify [-d CONNINFO] [--digest FILE] [--save-digest FILE]
- *					   [TABLE...]
+ *					   [--show-erasures] [TABLE...]
  *
  * Reads the stored seal data and the sealed tables' rows (COPY ... TO
  * STDOUT (FORMAT binary): each column's binary send form, the bytes the
@@ -13,6 +13,11 @@
  * format as the server (src/seal_format.c) and SHA-256 from libcrypto.  It
  * never calls the server's hashing or verification code; the server is
  * asked only for stored data, and to print a key of a missing row as text.
+ *
+ * Erasure blocks (a purge or a redaction) are chained like seal blocks
+ * with a header of their own; their entries, read from seal_erasures, say
+ * which sealed rows are gone by design.  Blocks are checked in chain order,
+ * so that a key erased from one block may be sealed again by a later one.
  *
  * A digest file (what audit_guard.digest() returns, or what --save-digest
  * wrote) is parsed here too, and each of its chain heads must still be in
@@ -56,6 +61,14 @@ typedef struct Block
 {
 	int64_t		block;
 	bool		header;			/* false: rows stored without a header */
+	char	   *kind;			/* "seal", "purge" or "redact" */
+	char	   *reason;			/* NULL: none */
+	bool		erase;			/* an erasure block: kind is not "seal" */
+	AgErasure  *erasures;		/* an erasure block's entries, by sealed block */
+	int			nerasures;
+	bool		purge_named;	/* an entry erases it whole: rows may be gone */
+	int64_t		erased_by;		/* the erasure block that erased it whole, or 0 */
+	int64_t		rows_erased;	/* rows erased so far by entries with keys */
 	int			ncolumns;
 	char	  **columns;
 	int			nkeys;
@@ -84,6 +97,7 @@ typedef struct Entry
 	const unsigned char *leaf;
 	bool		used;
 	bool		found;
+	bool		erased;			/* an erasure entry removed it by its key */
 } Entry;
 
 /* The sealed keys of one key-column list. */
@@ -125,6 +139,7 @@ typedef struct Table
 	int			nblocks;
 	KeySet	   *sets;
 	int			nsets;
+	KeySet		erased;			/* int64(block) || key of every erased key */
 	int			ncopy;			/* columns in the COPY */
 	char	  **copy_columns;
 	unsigned int *copy_types;
@@ -254,6 +269,21 @@ get_bytes(const PGresult *res, int row, int col, size_t *len)
 {
 	*len = (size_t) PQgetlength(res, row, col);
 	return memcpy(xmalloc(*len), PQgetvalue(res, row, col), *len);
+}
+
+/* A binary text value as a C string; NULL for SQL NULL. */
+static char *
+get_string(const PGresult *res, int row, int col)
+{
+	size_t		len = (size_t) PQgetlength(res, row, col);
+	char	   *out;
+
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	out = xmalloc(len + 1);
+	memcpy(out, PQgetvalue(res, row, col), len);
+	out[len] = '\0';
+	return out;
 }
 
 /* A binary text[] value as a C array (array_send's format). */
@@ -448,7 +478,7 @@ static void
 read_headers(Table *t)
 {
 	char	   *sql = xprintf("SELECT block, columns, key_columns, row_count, root,"
-							  " prev_hash, block_hash FROM %s.seal_blocks"
+							  " prev_hash, block_hash, kind, reason FROM %s.seal_blocks"
 							  " WHERE relid = $1::pg_catalog.oid ORDER BY block",
 							  schema_q);
 	const char *params[1] = {t->oid};
@@ -475,6 +505,11 @@ read_headers(Table *t)
 			memcpy(b->prev_hash, PQgetvalue(res, i, 5), AG_HASH_LEN);
 			memcpy(b->block_hash, PQgetvalue(res, i, 6), AG_HASH_LEN);
 		}
+		b->kind = get_string(res, i, 7);
+		if (b->kind == NULL)
+			b->kind = xstrdup("");	/* reported as an unknown kind */
+		b->reason = get_string(res, i, 8);
+		b->erase = strcmp(b->kind, "seal") != 0;
 	}
 	PQclear(res);
 	free(sql);
@@ -520,6 +555,69 @@ read_chunks(Table *t)
 	free(sql);
 }
 
+/*
+ * Read the table's erasure entries, attaching each to its erasure block in
+ * sealed-block order (the order the erasure root hashes them in).  Entries
+ * of a block that is not an erasure block are reported and left out.
+ */
+static void
+read_erasures(Table *t)
+{
+	char	   *sql = xprintf("SELECT block, sealed_block, row_count, keys"
+							  " FROM %s.seal_erasures WHERE relid = $1::pg_catalog.oid"
+							  " ORDER BY block, sealed_block", schema_q);
+	const char *params[1] = {t->oid};
+	PGresult   *res = query(sql, 1, params, true);
+	int			i;
+
+	for (i = 0; i < PQntuples(res); i++)
+	{
+		int64_t		number = get_int(res, i, 0);
+		Block	   *b = find_block(t, number);
+		AgErasure  *e;
+
+		if (b == NULL || !b->header || !b->erase)
+		{
+			problem(t, number, "seal data edited",
+					xprintf("erasure entries are stored for block %" PRId64 ", which is no erasure block",
+							number));
+			continue;
+		}
+		b->erasures = ag_fmt_realloc(b->erasures, sizeof(AgErasure) * (b->nerasures + 1));
+		e = &b->erasures[b->nerasures++];
+		e->sealed_block = get_int(res, i, 1);
+		e->row_count = get_int(res, i, 2);
+		e->keys = PQgetisnull(res, i, 3) ? NULL : get_bytes(res, i, 3, &e->keys_len);
+		if (e->keys == NULL)
+			e->keys_len = 0;
+	}
+	PQclear(res);
+	free(sql);
+}
+
+/*
+ * Mark the blocks some erasure entry erases whole: the purge deleted their
+ * stored rows, so that having none is no damage.  Whether the entry itself
+ * is sound is checked in chain order later (check_erasure).
+ */
+static void
+mark_purged(Table *t)
+{
+	int			i;
+	int			j;
+
+	for (i = 0; i < t->nblocks; i++)
+		for (j = 0; j < t->blocks[i].nerasures; j++)
+		{
+			AgErasure  *e = &t->blocks[i].erasures[j];
+			Block	   *sealed = e->keys ? NULL : find_block(t, e->sealed_block);
+
+			if (sealed && sealed->header && !sealed->erase &&
+				sealed->block < t->blocks[i].block)
+				sealed->purge_named = true;
+		}
+}
+
 /* ---- the chain ---- */
 
 /* Seal data found inconsistent: report it, and leave the block's rows. */
@@ -530,7 +628,105 @@ damaged(Table *t, Block *b, char *what)
 	problem(t, b->block, "seal data edited", what);
 }
 
-/* Add one block's keys to its KeySet, checking them as verify() does. */
+/*
+ * True when an erasure removed the sealed key of e: by its key, or with
+ * its whole block.  Its row is not looked for, a row with that key is a
+ * new one, and a later block may seal the key again.
+ */
+static bool
+entry_erased(Table *t, const Entry *e)
+{
+	return e->erased || t->blocks[e->block].erased_by != 0;
+}
+
+/* Add one sealed key of block index to set; a key sealed twice is reported. */
+static void
+add_key(Table *t, int index, KeySet *set, const unsigned char *key,
+		size_t klen, const unsigned char *leaf)
+{
+	uint32_t	hash;
+	Entry	   *e;
+
+	key_grow(set);
+	hash = key_hash(key, klen);
+	e = key_slot(set, key, (uint32_t) klen, hash);
+	if (e->used && !entry_erased(t, e))
+	{
+		Problem    *p = problem(t, t->blocks[index].block, "seal data edited", NULL);
+
+		t->blocks[index].rows_ok = false;
+		p->twice_key = key;
+		p->twice_keylen = klen;
+		p->set_index = (int) (set - t->sets);
+		p->twice_block = t->blocks[e->block].block;
+		return;
+	}
+	if (!e->used)
+		set->n++;
+	/* a new key, or one erased before and sealed again: this block's now */
+	memset(e, 0, sizeof(Entry));
+	e->used = true;
+	e->key = key;
+	e->len = (uint32_t) klen;
+	e->hash = hash;
+	e->block = index;
+	e->leaf = leaf;
+}
+
+/*
+ * Add the keys of one chunk, checking them as verify() does; *prev is the
+ * last key before it, *rows the rows so far.  False when the block's
+ * stored rows are damaged (reported).
+ */
+static bool
+add_chunk_keys(Table *t, int index, KeySet *set, Chunk *chunk,
+			   const unsigned char **prev, size_t *prevlen, int64_t *rows)
+{
+	Block	   *b = &t->blocks[index];
+	size_t		pos = 0;
+	int			i;
+
+	if (chunk->leaveslen != (size_t) chunk->row_count * AG_HASH_LEN)
+	{
+		damaged(t, b, xprintf("chunk %d stores %zu bytes of leaf hashes for %d rows",
+							  chunk->chunk, chunk->leaveslen, chunk->row_count));
+		return false;
+	}
+	for (i = 0; i < chunk->row_count; i++)
+	{
+		long		klen = ag_key_length(chunk->keys + pos, chunk->keyslen - pos,
+										 set->nkeys);
+		const unsigned char *key = chunk->keys + pos;
+
+		if (klen < 0)
+		{
+			damaged(t, b, xprintf("key %d of chunk %d is malformed", i, chunk->chunk));
+			return false;
+		}
+		if (*prev && ag_key_compare(*prev, *prevlen, key, (size_t) klen) >= 0)
+		{
+			damaged(t, b, xprintf("key %d of chunk %d is not in key order", i, chunk->chunk));
+			return false;
+		}
+		*prev = key;
+		*prevlen = (size_t) klen;
+		add_key(t, index, set, key, (size_t) klen,
+				chunk->leaves + (size_t) i * AG_HASH_LEN);
+		pos += (size_t) klen;
+		(*rows)++;
+	}
+	if (pos != chunk->keyslen)
+	{
+		damaged(t, b, xprintf("chunk %d has bytes after its last key", chunk->chunk));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Add one block's keys to its KeySet, checking them as verify() does.  A
+ * block that an erasure entry erases whole may have no rows stored.
+ */
 static void
 add_block_keys(Table *t, int index)
 {
@@ -542,74 +738,17 @@ add_block_keys(Table *t, int index)
 	int			c;
 
 	b->rows_ok = true;
+	if (b->nchunks == 0 && b->purge_named)
+		return;
 	for (c = 0; c < b->nchunks; c++)
 	{
-		Chunk	   *chunk = &b->chunks[c];
-		size_t		pos = 0;
-		int			i;
-
-		if (chunk->chunk != c)
+		if (b->chunks[c].chunk != c)
 		{
 			damaged(t, b, xprintf("chunk %d of its rows is missing", c));
 			return;
 		}
-		if (chunk->leaveslen != (size_t) chunk->row_count * AG_HASH_LEN)
-		{
-			damaged(t, b, xprintf("chunk %d stores %zu bytes of leaf hashes for %d rows",
-						  chunk->chunk, chunk->leaveslen, chunk->row_count));
+		if (!add_chunk_keys(t, index, set, &b->chunks[c], &prev, &prevlen, &rows))
 			return;
-		}
-		for (i = 0; i < chunk->row_count; i++)
-		{
-			long		klen = ag_key_length(chunk->keys + pos, chunk->keyslen - pos,
-											 set->nkeys);
-			const unsigned char *key = chunk->keys + pos;
-			uint32_t	hash;
-			Entry	   *e;
-
-			if (klen < 0)
-			{
-				damaged(t, b, xprintf("key %d of chunk %d is malformed", i, chunk->chunk));
-				return;
-			}
-			if (prev && ag_key_compare(prev, prevlen, key, (size_t) klen) >= 0)
-			{
-				damaged(t, b, xprintf("key %d of chunk %d is not in key order", i, chunk->chunk));
-				return;
-			}
-			prev = key;
-			prevlen = (size_t) klen;
-			key_grow(set);
-			hash = key_hash(key, (size_t) klen);
-			e = key_slot(set, key, (uint32_t) klen, hash);
-			if (e->used)
-			{
-				Problem    *p = problem(t, b->block, "seal data edited", NULL);
-
-				b->rows_ok = false;
-				p->twice_key = key;
-				p->twice_keylen = (size_t) klen;
-				p->set_index = (int) (set - t->sets);
-				p->twice_block = t->blocks[e->block].block;
-			}
-			else
-			{
-				e->used = true;
-				e->key = key;
-				e->len = (uint32_t) klen;
-				e->hash = hash;
-				e->block = index;
-				e->leaf = chunk->leaves + (size_t) i * AG_HASH_LEN;
-				set->n++;
-			}
-			pos += (size_t) klen;
-			rows++;
-		}
-		if (pos != chunk->keyslen)
-		{
-			damaged(t, b, xprintf("chunk %d has bytes after its last key", chunk->chunk));
-			return;
-		}
 	}
 	if (b->header && rows != b->row_count)
 		damaged(t, b, xprintf("the block records %" PRId64 " rows, but %" PRId64 " are stored",
@@ -633,21 +772,13 @@ stored_root(Block *b, unsigned char *root)
 	return true;
 }
 
-/* Check one header against its hash and its predecessor. */
+/* Check that a block follows its predecessor in the chain. */
 static void
-check_header(Table *t, Block *b, Block *prev)
+check_link(Table *t, Block *b, Block *prev)
 {
 	static const unsigned char zero[AG_HASH_LEN];
 	const unsigned char *want_prev = prev ? prev->block_hash : zero;
-	AgBlockHeader h;
-	unsigned char root[AG_HASH_LEN];
 
-	if (!b->hashes_ok)
-	{
-		problem(t, b->block, "seal data edited",
-				xstrdup("a hash stored for the block is not 32 bytes long"));
-		return;
-	}
 	if ((prev == NULL && b->block != 1) || (prev != NULL && b->block != prev->block + 1))
 		problem(t, b->block, "chain broken",
 				xprintf("block %" PRId64 " is missing before it",
@@ -657,6 +788,14 @@ check_header(Table *t, Block *b, Block *prev)
 		problem(t, b->block, "chain broken",
 				xprintf("its previous-block hash is %s, but block %" PRId64 " has hash %s",
 						hex_of(b->prev_hash), b->block - 1, hex_of(want_prev)));
+}
+
+/* Check a seal block's hash, and its root against its stored leaves. */
+static void
+check_seal_hash(Table *t, Block *b)
+{
+	AgBlockHeader h;
+	unsigned char root[AG_HASH_LEN];
 
 	memcpy(h.prev_hash, b->prev_hash, AG_HASH_LEN);
 	h.block = b->block;
@@ -677,16 +816,217 @@ check_header(Table *t, Block *b, Block *prev)
 						hex_of(root), hex_of(b->root)));
 }
 
-/* The chain and the stored rows, before any table row is read. */
+/*
+ * Check an erasure block's hash (its own header, docs/format.md "Erasure
+ * blocks"), and its root against its stored entries.
+ */
+static void
+check_erase_hash(Table *t, Block *b)
+{
+	AgEraseHeader h;
+	unsigned char root[AG_HASH_LEN];
+
+	if (strcmp(b->kind, "purge") != 0 && strcmp(b->kind, "redact") != 0)
+		problem(t, b->block, "seal data edited",
+				xprintf("its kind is \"%s\", which is none of seal, purge and redact",
+						b->kind));
+	memcpy(h.prev_hash, b->prev_hash, AG_HASH_LEN);
+	h.block = b->block;
+	h.kind = b->kind;
+	h.reason = b->reason;
+	h.row_count = b->row_count;
+	memcpy(h.root, b->root, AG_HASH_LEN);
+	ag_erase_block_hash(&h, b->computed);
+	if (memcmp(b->computed, b->block_hash, AG_HASH_LEN) != 0)
+		problem(t, b->block, "seal data edited",
+				xprintf("the stored block hash is %s, but the erasure block's header hashes to %s",
+						hex_of(b->block_hash), hex_of(b->computed)));
+	ag_erasures_root(b->erasures, (size_t) b->nerasures, root);
+	if (memcmp(root, b->root, AG_HASH_LEN) != 0)
+		problem(t, b->block, "seal data edited",
+				xprintf("the stored erasure entries give the root %s, but the block records %s",
+						hex_of(root), hex_of(b->root)));
+}
+
+/* Check one header against its hash and its predecessor. */
+static void
+check_header(Table *t, Block *b, Block *prev)
+{
+	if (!b->hashes_ok)
+	{
+		problem(t, b->block, "seal data edited",
+				xstrdup("a hash stored for the block is not 32 bytes long"));
+		return;
+	}
+	check_link(t, b, prev);
+	if (b->erase)
+		check_erase_hash(t, b);
+	else
+		check_seal_hash(t, b);
+}
+
+/* ---- erasures ---- */
+
+/* Report an erasure entry of block e, in the words verify() uses. */
+static void
+bad_entry(Table *t, Block *e, const AgErasure *entry, const char *what)
+{
+	problem(t, e->block, "seal data edited",
+			xprintf("its entry for block %" PRId64 " %s", entry->sealed_block, what));
+}
+
+/*
+ * The block an erasure entry of erasure block e takes rows from, when it
+ * may: an earlier seal block, not erased whole before.  NULL (reported)
+ * otherwise.
+ */
+static Block *
+erased_block(Table *t, Block *e, const AgErasure *entry)
+{
+	Block	   *b = find_block(t, entry->sealed_block);
+
+	if (b == NULL || !b->header || b->erase || b->block >= e->block)
+		bad_entry(t, e, entry, "names no earlier sealed block");
+	else if (b->erased_by != 0)
+		bad_entry(t, e, entry, "erases rows of a block erased whole before");
+	else
+		return b;
+	return NULL;
+}
+
+/*
+ * Erase one key of block b: it must not have been erased from b before,
+ * and b must have sealed it (checked only while b's rows are stored).
+ * The key leaves the set of sealed keys.  Problems are b's, as verify()
+ * reports them.
+ */
+static void
+erase_key(Table *t, Block *b, KeySet *set, const unsigned char *key, size_t klen)
+{
+	AgBuf		both;
+	Entry	   *slot;
+	uint32_t	hash;
+
+	/* erased keys are remembered with their block: int64(block) || key */
+	ag_buf_init(&both);
+	ag_buf_put_int64(&both, b->block);
+	ag_buf_append(&both, key, klen);
+	key_grow(&t->erased);
+	hash = key_hash(both.data, both.len);
+	slot = key_slot(&t->erased, both.data, (uint32_t) both.len, hash);
+	if (slot->used)
+	{
+		problem(t, b->block, "seal data edited",
+				xstrdup("two erasures remove the same row of the block"));
+		ag_buf_free(&both);
+		return;
+	}
+	slot->used = true;
+	slot->key = both.data;		/* kept: the set refers to it */
+	slot->len = (uint32_t) both.len;
+	slot->hash = hash;
+	t->erased.n++;
+	if (!b->rows_ok || b->nchunks == 0)
+		return;
+	slot = key_slot(set, key, (uint32_t) klen, key_hash(key, klen));
+	if (slot->used && &t->blocks[slot->block] == b && !slot->erased)
+		slot->erased = true;
+	else
+	{
+		char	   *hex = xmalloc(2 * klen + 3);
+
+		ag_bytea_hex(key, klen, hex);
+		problem(t, b->block, "seal data edited",
+				xprintf("an erasure removes key %s, which the block did not seal", hex));
+		free(hex);
+	}
+}
+
+/*
+ * Apply an entry of erasure block e that lists keys: at least one, they
+ * must parse with b's key columns, be in strictly ascending key order and
+ * number the entry's rows.
+ */
+static void
+erase_keys(Table *t, Block *e, Block *b, const AgErasure *entry)
+{
+	KeySet	   *set = key_set_for(t, b->nkeys, b->keys);
+	const unsigned char *prev = NULL;
+	size_t		prevlen = 0;
+	size_t		pos = 0;
+	int64_t		n = 0;
+
+	while (pos < entry->keys_len)
+	{
+		const unsigned char *key = entry->keys + pos;
+		long		klen = ag_key_length(key, entry->keys_len - pos, b->nkeys);
+
+		if (klen <= 0 ||
+			(prev && ag_key_compare(prev, prevlen, key, (size_t) klen) >= 0))
+			break;
+		erase_key(t, b, set, key, (size_t) klen);
+		prev = key;
+		prevlen = (size_t) klen;
+		pos += (size_t) klen;
+		n++;
+	}
+	if (pos != entry->keys_len || n != entry->row_count || n == 0)
+		bad_entry(t, e, entry,
+				  "has keys that are malformed, out of key order, or not as many as its rows");
+	b->rows_erased += n;
+}
+
+/*
+ * Apply erasure block e, in chain order: each entry takes rows from an
+ * earlier seal block, by their keys or all that are left; the block's
+ * row count is the rows all its entries erase.
+ */
+static void
+check_erasure(Table *t, Block *e)
+{
+	int64_t		total = 0;
+	int			i;
+
+	if (e->nchunks > 0)
+		problem(t, e->block, "seal data edited",
+				xstrdup("rows are stored for it, but it is an erasure block"));
+	for (i = 0; i < e->nerasures; i++)
+	{
+		const AgErasure *entry = &e->erasures[i];
+		Block	   *b = erased_block(t, e, entry);
+
+		total += entry->row_count;
+		if (b == NULL)
+			continue;
+		if (entry->keys != NULL)
+		{
+			erase_keys(t, e, b, entry);
+			continue;
+		}
+		if (entry->row_count != b->row_count - b->rows_erased)
+			bad_entry(t, e, entry,
+					  xprintf("erases the block whole, %" PRId64 " rows, but %" PRId64 " of its rows were left",
+							  entry->row_count, b->row_count - b->rows_erased));
+		b->erased_by = e->block;
+	}
+	if (total != e->row_count)
+		problem(t, e->block, "seal data edited",
+				xprintf("the block records %" PRId64 " rows erased, but its entries erase %" PRId64,
+						e->row_count, total));
+}
+
+/*
+ * The chain and the stored rows, before any table row is read: block by
+ * block in chain order, so that an erasure applies to the keys sealed
+ * before it and a key erased may be sealed again after it.
+ */
 static void
 check_seal_data(Table *t)
 {
 	Block	   *prev = NULL;
 	int			i;
 
-	for (i = 0; i < t->nblocks; i++)
-		if (t->blocks[i].header)
-			add_block_keys(t, i);
+	mark_purged(t);
 	for (i = 0; i < t->nblocks; i++)
 	{
 		Block	   *b = &t->blocks[i];
@@ -699,6 +1039,10 @@ check_seal_data(Table *t)
 			b->skip = true;
 			continue;
 		}
+		if (b->erase)
+			check_erasure(t, b);
+		else
+			add_block_keys(t, i);
 		check_header(t, b, prev);
 		prev = b;
 	}
@@ -740,24 +1084,34 @@ name_index(int n, char **names, const char *name)
 	return -1;
 }
 
-/* True when some block seals column name, or some key uses it. */
+/*
+ * True when a seal block's key uses column name (a key is also printed for
+ * a block whose rows are gone), or a block whose rows are checked seals it:
+ * not a block erased whole.
+ */
 static bool
 column_needed(Table *t, const char *name)
 {
 	int			i;
 
 	for (i = 0; i < t->nblocks; i++)
-		if (t->blocks[i].header &&
-			(name_index(t->blocks[i].ncolumns, t->blocks[i].columns, name) >= 0 ||
-			 name_index(t->blocks[i].nkeys, t->blocks[i].keys, name) >= 0))
+	{
+		Block	   *b = &t->blocks[i];
+
+		if (!b->header || b->erase)
+			continue;
+		if (name_index(b->nkeys, b->keys, name) >= 0 ||
+			(b->erased_by == 0 && name_index(b->ncolumns, b->columns, name) >= 0))
 			return true;
+	}
 	return false;
 }
 
 /*
  * Choose the columns to COPY (those some block sealed, in the table's
  * order) and map every block and key list onto them; a block whose
- * columns are gone is reported and skipped, as verify() does.
+ * columns are gone is reported and skipped, as verify() does.  Erasure
+ * blocks and blocks erased whole have no rows to check.
  */
 static void
 map_columns(Table *t)
@@ -781,7 +1135,9 @@ map_columns(Table *t)
 	{
 		Block	   *b = &t->blocks[i];
 
-		if (!b->header)
+		if (b->header && (b->erase || b->erased_by != 0))
+			b->skip = true;
+		if (!b->header || b->skip)
 			continue;
 		b->colmap = xcalloc((size_t) b->ncolumns + 1, sizeof(int));
 		b->identity = b->ncolumns == t->ncopy;
@@ -854,8 +1210,8 @@ check_row(Table *t, const unsigned char *tuple, size_t len,
 		gather(keybuf, tuple, offsets, set->colmap, set->nkeys);
 		e = key_slot(set, keybuf->data, (uint32_t) keybuf->len,
 					 key_hash(keybuf->data, keybuf->len));
-		if (!e->used || e->found)
-			continue;
+		if (!e->used || e->found || entry_erased(t, e))
+			continue;			/* unsealed, met already, or a new row */
 		e->found = true;
 		b = &t->blocks[e->block];
 		if (b->skip)
@@ -1001,7 +1357,7 @@ report_missing(Table *t)
 			Block	   *b;
 			Problem    *p;
 
-			if (!e->used || e->found)
+			if (!e->used || e->found || entry_erased(t, e))
 				continue;
 			b = &t->blocks[e->block];
 			if (b->skip)
@@ -1295,7 +1651,11 @@ table_name_cmp(const void *a, const void *b)
 	return strcmp(((const Table *) a)->name, ((const Table *) b)->name);
 }
 
-/* Write the digest of what was just verified. */
+/*
+ * Write the digest of what was just verified: "rows" counts the rows
+ * sealed, as digest() does; rows purged and redacted, when there are any,
+ * are counted apart.
+ */
 static void
 save_digest(const char *path, Table *tables, int ntables)
 {
@@ -1324,21 +1684,29 @@ save_digest(const char *path, Table *tables, int ntables)
 	{
 		Table	   *t = &tables[i];
 		Block	   *last = NULL;
-		int64_t		rows = 0;
+		int64_t		rows[3] = {0, 0, 0};	/* sealed, purged, redacted */
 		int			j;
 
 		for (j = 0; j < t->nblocks; j++)
 			if (t->blocks[j].header)
 			{
 				last = &t->blocks[j];
-				rows += last->row_count;
+				if (!last->erase)
+					rows[0] += last->row_count;
+				else
+					rows[strcmp(last->kind, "purge") == 0 ? 1 : 2] += last->row_count;
 			}
 		if (last == NULL)
 			continue;
 		fprintf(f, "%s{\"table\": ", first ? "" : ", ");
 		json_write_string(f, t->name);
-		fprintf(f, ", \"block\": %" PRId64 ", \"block_hash\": \"%s\", \"rows\": %" PRId64 "}",
-				last->block, hex_of(last->computed), rows);
+		fprintf(f, ", \"block\": %" PRId64 ", \"block_hash\": \"%s\", \"rows\": %" PRId64,
+				last->block, hex_of(last->computed), rows[0]);
+		if (rows[1] > 0)
+			fprintf(f, ", \"purged\": %" PRId64, rows[1]);
+		if (rows[2] > 0)
+			fprintf(f, ", \"redacted\": %" PRId64, rows[2]);
+		fprintf(f, "}");
 		first = false;
 	}
 	fprintf(f, "]}\n");
@@ -1392,8 +1760,9 @@ list_tables(int nnames, char **names, int *ntables)
 				" FROM pg_catalog.pg_class c"
 				" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 				" WHERE c.oid IN (SELECT relid FROM %s.seal_blocks"
-				" UNION SELECT relid FROM %s.seal_rows) ORDER BY c.oid",
-				schema_q, schema_q);
+				" UNION SELECT relid FROM %s.seal_rows"
+				" UNION SELECT relid FROM %s.seal_erasures) ORDER BY c.oid",
+				schema_q, schema_q, schema_q);
 	res = query(sql, nnames > 0 ? 1 : 0, params, false);
 	*ntables = PQntuples(res);
 	tables = xcalloc((size_t) *ntables + 1, sizeof(Table));
@@ -1408,7 +1777,10 @@ list_tables(int nnames, char **names, int *ntables)
 	return tables;
 }
 
-/* The extension's schema, quoted; fatal when audit_guard 1.1 is not installed. */
+/*
+ * The extension's schema, quoted; fatal when audit_guard 1.1 (with its
+ * erasure blocks) is not installed.
+ */
 static const char *
 extension_schema(void)
 {
@@ -1417,7 +1789,7 @@ extension_schema(void)
 							" JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
 							" WHERE e.extname = 'audit_guard'"
 							" AND pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname)"
-							" || '.seal_blocks') IS NOT NULL",
+							" || '.seal_erasures') IS NOT NULL",
 							0, NULL, false);
 	char	   *schema;
 
@@ -1435,6 +1807,7 @@ verify_table(Table *t)
 {
 	read_headers(t);
 	read_chunks(t);
+	read_erasures(t);
 	check_seal_data(t);
 	map_columns(t);
 	check_rows(t);
@@ -1452,6 +1825,9 @@ usage(void)
 		   "      --digest=FILE         also check that each chain still holds the head this\n"
 		   "                            digest recorded (from audit_guard.digest() or --save-digest)\n"
 		   "      --save-digest=FILE    when everything is intact, write the digest just verified\n"
+		   "      --show-erasures       after verifying, list each erasure entry on standard\n"
+		   "                            output: table, erasure block, sealed block, kind, rows,\n"
+		   "                            reason, separated by tabs\n"
 		   "  -q, --quiet               no summary on standard error\n"
 		   "  -V, --version             print the version and exit\n"
 		   "  -?, --help                show this help and exit\n\n"
@@ -1468,6 +1844,7 @@ typedef struct Options
 	const char *conninfo;
 	const char *digest_path;
 	const char *save_path;
+	bool		show_erasures;
 	bool		quiet;
 } Options;
 
@@ -1479,6 +1856,7 @@ parse_options(int argc, char **argv, Options *o)
 		{"dbname", required_argument, NULL, 'd'},
 		{"digest", required_argument, NULL, 1},
 		{"save-digest", required_argument, NULL, 2},
+		{"show-erasures", no_argument, NULL, 3},
 		{"quiet", no_argument, NULL, 'q'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -1503,6 +1881,9 @@ parse_options(int argc, char **argv, Options *o)
 				break;
 			case 2:
 				o->save_path = optarg;
+				break;
+			case 3:
+				o->show_erasures = true;
 				break;
 			case 'q':
 				o->quiet = true;
@@ -1558,6 +1939,59 @@ print_problems(Table *tables, int ntables)
 	fflush(stdout);
 }
 
+/*
+ * A reason as one field of a tab-separated line: backslash, tab, newline
+ * and carriage return escaped as COPY's text format does.
+ */
+static void
+print_reason(const char *reason)
+{
+	const char *c;
+
+	for (c = reason ? reason : ""; *c; c++)
+	{
+		if (*c == '\\')
+			fputs("\\\\", stdout);
+		else if (*c == '\t')
+			fputs("\\t", stdout);
+		else if (*c == '\n')
+			fputs("\\n", stdout);
+		else if (*c == '\r')
+			fputs("\\r", stdout);
+		else
+			putchar(*c);
+	}
+}
+
+/*
+ * --show-erasures: what was erased by design, one line per erasure entry
+ * (table, erasure block, sealed block, kind, rows, reason), so that an
+ * auditor sees the purges and redactions the verification accepted.
+ */
+static void
+print_erasures(Table *tables, int ntables)
+{
+	int			i;
+	int			j;
+	int			k;
+
+	for (i = 0; i < ntables; i++)
+		for (j = 0; j < tables[i].nblocks; j++)
+		{
+			Block	   *e = &tables[i].blocks[j];
+
+			for (k = 0; k < e->nerasures; k++)
+			{
+				printf("%s\t%" PRId64 "\t%" PRId64 "\t%s\t%" PRId64 "\t", tables[i].name,
+					   e->block, e->erasures[k].sealed_block, e->kind,
+					   e->erasures[k].row_count);
+				print_reason(e->reason);
+				putchar('\n');
+			}
+		}
+	fflush(stdout);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1596,6 +2030,8 @@ main(int argc, char **argv)
 	command("COMMIT");
 
 	print_problems(tables, ntables);
+	if (o.show_erasures)
+		print_erasures(tables, ntables);
 	if (o.save_path && total_problems == 0)
 		save_digest(o.save_path, tables, ntables);
 	if (!o.quiet)

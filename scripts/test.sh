@@ -14,7 +14,8 @@
 #
 # Environment: PG_CONFIG (default pg_config); AG_WERROR (default 1: build
 # with -Werror; 0 warns only); AG_KEEP=1 keeps the cluster
-# directory after the run; AG_ONLY=regress|tap|cluster runs one kind only.
+# directory after the run; AG_ONLY=regress|tap|cluster runs one kind only,
+# AG_SCENARIO=<glob> only the cluster scenarios whose names match.
 
 set -uo pipefail
 
@@ -141,7 +142,7 @@ run_tap() {
 run_cluster_scripts() {
 	local s rc
 	section "cluster scenarios (test/cluster/*.sh)"
-	for s in test/cluster/*.sh; do
+	for s in test/cluster/${AG_SCENARIO:-*}.sh; do
 		[ -e "$s" ] || continue
 		echo "-- $s"
 		timeout -k 10 180 bash "$s"

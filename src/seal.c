@@ -22,7 +22,9 @@
 #include "seal.h"
 
 #include "access/table.h"
+#include "access/heapam.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
@@ -146,27 +148,83 @@ add_erased(EraseScan *erase, const AgBuf *key, int64 block, ItemPointer tid)
 }
 
 /*
- * Scan rel with snapshot and collect every row that no block of sets
- * covers: its key and its leaf hash over cols.  With an erasure, also
- * every row it matches, with the block that sealed it (-1: the new one).
+ * One seal's pass over a table.  prev: the previous seal's snapshot, when
+ * it can serve (seal_snapshot.c); the sealed keys are then read only if a
+ * row it cannot place turns up.
+ */
+typedef struct SealPass
+{
+	Relation	rel;
+	Snapshot	snapshot;
+	Snapshot	prev;
+	bool		loaded;			/* blocks and sets read */
+	StoredBlock *blocks;
+	int			nblocks;
+	List	   *sets;
+	SealColumns *cols;
+	SealColumns *key;
+	NewRows    *rows;
+	EraseScan  *erase;
+} SealPass;
+
+/* Read the sealed keys, once. */
+static void
+load_sealed_keys(SealPass *pass)
+{
+	if (pass->loaded)
+		return;
+	pass->blocks = audit_guard_read_blocks(RelationGetRelid(pass->rel),
+										   pass->snapshot, false, &pass->nblocks);
+	pass->sets = audit_guard_key_sets(pass->rel, pass->blocks, pass->nblocks,
+									  false, NULL);
+	pass->loaded = true;
+}
+
+/*
+ * The block that sealed the row in slot (its key encoded in keybuf), or 0.
+ * Rows the previous seal did not see (seen) are new without a look at the
+ * keys.
+ */
+static int64
+sealed_in(SealPass *pass, SeenBy seen, TupleTableSlot *slot, AgBuf *keybuf,
+		  AgBuf *scratch, MemoryContext cxt)
+{
+	MemoryContext old;
+
+	if (seen == SEEN_NEW)
+		return 0;
+	if (!pass->loaded)
+	{
+		old = MemoryContextSwitchTo(cxt);
+		load_sealed_keys(pass);
+		MemoryContextSwitchTo(old);
+	}
+	return already_sealed(pass->sets, pass->blocks, pass->key, keybuf, slot, scratch);
+}
+
+/*
+ * Scan the table with the pass's snapshot and collect every row no block
+ * covers: its key and its leaf hash over the columns.  With an erasure,
+ * also every row it matches, with the block that sealed it (-1: the new
+ * one).  With the previous seal's snapshot, the rows it saw are skipped
+ * before they are even deformed.
  */
 static void
-collect_new_rows(Relation rel, Snapshot snapshot, List *sets,
-				 StoredBlock *blocks, SealColumns *cols, SealColumns *key,
-				 NewRows *rows, EraseScan *erase)
+collect_new_rows(SealPass *pass)
 {
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	TableScanDesc scan = ag_table_beginscan(rel, snapshot);
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
-												 "audit_guard seal row",
+	TupleTableSlot *slot = table_slot_create(pass->rel, NULL);
+	TableScanDesc scan = ag_table_beginscan(pass->rel, pass->snapshot);
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext rowcxt = AllocSetContextCreate(cxt, "audit_guard seal row",
 												 ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 	AgBuf		keybuf;
 	AgBuf		rowbuf;
 	AgBuf		scratch;
 	unsigned char leaf[AG_HASH_LEN];
-	int64		sealed_in;
+	int64		block;
 	bool		matched;
+	SeenBy		seen;
 
 	/* allocated here, so that they outlive the per-row context */
 	ag_buf_init(&keybuf);
@@ -178,23 +236,26 @@ collect_new_rows(Relation rel, Snapshot snapshot, List *sets,
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		CHECK_FOR_INTERRUPTS();
+		seen = pass->prev ? audit_guard_seen_by(slot, pass->prev) : SEEN_UNSURE;
+		if (seen == SEEN_SEALED)
+			continue;
 		slot_getallattrs(slot);
 		old = MemoryContextSwitchTo(rowcxt);
 		keybuf.len = 0;
-		audit_guard_encode(&keybuf, key, slot);
-		sealed_in = already_sealed(sets, blocks, key, &keybuf, slot, &scratch);
-		if (sealed_in == 0)
+		audit_guard_encode(&keybuf, pass->key, slot);
+		block = sealed_in(pass, seen, slot, &keybuf, &scratch, cxt);
+		if (block == 0)
 		{
 			rowbuf.len = 0;
-			audit_guard_encode(&rowbuf, cols, slot);
+			audit_guard_encode(&rowbuf, pass->cols, slot);
 			ag_leaf_hash(rowbuf.data, rowbuf.len, leaf);
 		}
-		matched = erase != NULL && erase->match(slot, erase->arg);
+		matched = pass->erase != NULL && pass->erase->match(slot, pass->erase->arg);
 		MemoryContextSwitchTo(old);
-		if (sealed_in == 0)
-			add_row(rows, keybuf.data, keybuf.len, leaf);
+		if (block == 0)
+			add_row(pass->rows, keybuf.data, keybuf.len, leaf);
 		if (matched)
-			add_erased(erase, &keybuf, sealed_in == 0 ? -1 : sealed_in,
+			add_erased(pass->erase, &keybuf, block == 0 ? -1 : block,
 					   &slot->tts_tid);
 		MemoryContextReset(rowcxt);
 	}
@@ -230,11 +291,13 @@ audit_guard_bytea_datum(const void *data, size_t len)
 /* Write one block: its header row, then its rows in chunks, in key order. */
 static void
 write_block(Oid relid, AgBlockHeader *header, const unsigned char *hash,
-			NewRows *rows, size_t *order, const unsigned char *sorted_leaves)
+			NewRows *rows, size_t *order, const unsigned char *sorted_leaves,
+			const char *seal_snapshot)
 {
-	Oid			btypes[10] = {REGCLASSOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID,
-	INT8OID, BYTEAOID, BYTEAOID, BYTEAOID, TEXTOID, NAMEOID};
-	Datum		bvalues[10];
+	Oid			btypes[11] = {REGCLASSOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID,
+	INT8OID, BYTEAOID, BYTEAOID, BYTEAOID, TEXTOID, NAMEOID, TEXTOID};
+	Datum		bvalues[11];
+	char		bnulls[12] = "           ";
 	Oid			ctypes[6] = {REGCLASSOID, INT8OID, INT4OID, INT4OID, BYTEAOID, BYTEAOID};
 	Datum		cvalues[6];
 	int			nestlevel = audit_guard_begin_spi();
@@ -252,6 +315,8 @@ write_block(Oid relid, AgBlockHeader *header, const unsigned char *hash,
 	bvalues[8] = CStringGetTextDatum(audit_guard_table_name(relid));
 	bvalues[9] = DirectFunctionCall1(namein,
 									 CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	bvalues[10] = seal_snapshot ? CStringGetTextDatum(seal_snapshot) : (Datum) 0;
+	bnulls[10] = seal_snapshot ? ' ' : 'n';
 
 	for (start = 0; start < rows->n; start += AG_CHUNK_ROWS)
 	{
@@ -278,11 +343,12 @@ write_block(Oid relid, AgBlockHeader *header, const unsigned char *hash,
 		pfree(DatumGetPointer(cvalues[5]));
 		ag_buf_free(&keys);
 	}
-	audit_guard_write_own_table("INSERT INTO audit_guard.seal_blocks"
-								" (relid, block, columns, key_columns, row_count,"
-								" root, prev_hash, block_hash, table_name, sealed_by)"
-								" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-								10, btypes, bvalues, SPI_OK_INSERT);
+	audit_guard_write_own_table_nulls("INSERT INTO audit_guard.seal_blocks"
+									  " (relid, block, columns, key_columns, row_count,"
+									  " root, prev_hash, block_hash, table_name, sealed_by,"
+									  " seal_snapshot)"
+									  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+									  11, btypes, bvalues, bnulls, SPI_OK_INSERT);
 	audit_guard_end_spi(nestlevel);
 }
 
@@ -331,7 +397,7 @@ require_key(Relation rel)
 /* Sort the new rows by key and write them as block number head + 1. */
 static int64
 write_new_block(Oid relid, NewRows *rows, ChainHead head, SealColumns *cols,
-				SealColumns *key, unsigned char *hash)
+				SealColumns *key, const char *seal_snapshot, unsigned char *hash)
 {
 	size_t	   *order = MemoryContextAllocHuge(CurrentMemoryContext,
 											   sizeof(size_t) * rows->n);
@@ -356,7 +422,7 @@ write_new_block(Oid relid, NewRows *rows, ChainHead head, SealColumns *cols,
 	header.nkeys = key->ncolumns;
 	header.keys = key->names;
 	ag_block_hash(&header, hash);
-	write_block(relid, &header, hash, rows, order, sorted);
+	write_block(relid, &header, hash, rows, order, sorted, seal_snapshot);
 	return header.block;
 }
 
@@ -411,42 +477,58 @@ seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc, EraseScan *erase)
 		AllocSetContextCreate(CurrentMemoryContext, "audit_guard seal",
 							  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	Relation	rel;
-	Snapshot	snapshot;
-	StoredBlock *blocks;
-	int			nblocks;
+	SealPass	pass = {0};
 	ChainHead	head;
-	SealColumns *cols;
-	SealColumns *key;
 	NewRows		rows = {0};
 	int64		new_block = 0;
+	bool		own_writes;
 
 	/* one seal per table at a time; INSERT and SELECT are not blocked */
 	LockDatabaseObject(audit_guard_seal_blocks_table(), relid, 0, ExclusiveLock);
-	rel = try_table_open(relid, AccessShareLock);
-	if (rel == NULL)
+	pass.rel = try_table_open(relid, AccessShareLock);
+	if (pass.rel == NULL)
 	{
 		MemoryContextSwitchTo(old);
 		if (!erase)
 			MemoryContextDelete(cxt);
 		return;					/* dropped while we waited */
 	}
-	key = require_key(rel);
-	cols = audit_guard_live_columns(rel);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	pass.key = require_key(pass.rel);
+	pass.cols = audit_guard_live_columns(pass.rel);
 
-	blocks = audit_guard_read_blocks(relid, snapshot, false, &nblocks);
-	head = chain_head(blocks, nblocks);
+	/*
+	 * Rows this transaction wrote before are visible to the snapshot, but
+	 * their transaction is in progress to it: the snapshot could not tell
+	 * them from new rows, so the next seal will look every row up.
+	 */
+	own_writes = TransactionIdIsValid(GetTopTransactionIdIfAny());
+	pass.snapshot = RegisterSnapshot(GetLatestSnapshot());
+	pass.rows = &rows;
+	pass.erase = erase;
+
+	/* an erasure needs the block of every row: it reads every key */
+	if (erase == NULL && pass.rel->rd_tableam == GetHeapamTableAmRoutine())
+		pass.prev = audit_guard_last_seal_snapshot(relid, pass.snapshot,
+												   &head.block, head.hash);
+	if (pass.prev != NULL && !audit_guard_protected_since(relid, pass.prev))
+		pass.prev = NULL;
+	if (pass.prev == NULL)
+	{
+		load_sealed_keys(&pass);
+		head = chain_head(pass.blocks, pass.nblocks);
+	}
 	ag_buf_init(&rows.keys);
 	ag_buf_init(&rows.leaves);
-	collect_new_rows(rel, snapshot, audit_guard_key_sets(rel, blocks, nblocks, false, NULL),
-					 blocks, cols, key, &rows, erase);
+	collect_new_rows(&pass);
 
 	if (rows.n > 0)
 	{
 		unsigned char hash[AG_HASH_LEN];
 
-		new_block = write_new_block(relid, &rows, head, cols, key, hash);
+		new_block = write_new_block(relid, &rows, head, pass.cols, pass.key,
+									own_writes ? NULL :
+									audit_guard_seal_snapshot_text(pass.snapshot),
+									hash);
 		if (store)
 			put_result(store, desc, relid, new_block, (int64) rows.n, hash);
 		head.block = new_block;
@@ -455,14 +537,14 @@ seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc, EraseScan *erase)
 	MemoryContextSwitchTo(old);
 	if (erase)
 	{
-		erase->snapshot = snapshot;
-		fill_erase_scan(erase, blocks, nblocks, head, new_block,
-						(int64) rows.n, key);
-		table_close(rel, NoLock);
+		erase->snapshot = pass.snapshot;
+		fill_erase_scan(erase, pass.blocks, pass.nblocks, head, new_block,
+						(int64) rows.n, pass.key);
+		table_close(pass.rel, NoLock);
 		return;
 	}
-	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
+	UnregisterSnapshot(pass.snapshot);
+	table_close(pass.rel, AccessShareLock);
 	MemoryContextDelete(cxt);
 }
 

@@ -195,6 +195,21 @@ extern void audit_guard_erasure_hashes(StoredBlock *block,
 									   unsigned char *hash);
 extern const char *audit_guard_block_kind_name(BlockKind kind);
 
+/* seal_snapshot.c: what the previous seal saw */
+typedef enum SeenBy
+{
+	SEEN_SEALED,
+	SEEN_NEW,
+	SEEN_UNSURE
+} SeenBy;
+
+extern char *audit_guard_seal_snapshot_text(Snapshot snapshot);
+extern Snapshot audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot,
+											   int64 *head_block,
+											   unsigned char *head_hash);
+extern SeenBy audit_guard_seen_by(TupleTableSlot *slot, Snapshot prev);
+extern bool audit_guard_protected_since(Oid relid, Snapshot prev);
+
 /* seal.c: who may seal, and sealing as the first step of an erasure */
 extern bool audit_guard_may_seal(Oid relid);
 

@@ -771,9 +771,9 @@ read_headers(Oid relid, Snapshot snapshot)
 		block->hashes_ok = copy_hash(values[5], block->root) &
 			copy_hash(values[6], block->prev_hash) &
 			copy_hash(values[7], block->block_hash);
-		/* kind and reason: the eleventh and twelfth columns */
-		block->kind = block_kind(nulls[11] ? NULL : TextDatumGetCString(values[11]));
-		block->reason = nulls[12] ? NULL : TextDatumGetCString(values[12]);
+		/* kind and reason: the 13th and 14th columns */
+		block->kind = block_kind(nulls[12] ? NULL : TextDatumGetCString(values[12]));
+		block->reason = nulls[13] ? NULL : TextDatumGetCString(values[13]);
 		result = lappend(result, block);
 	}
 	systable_endscan(scan);

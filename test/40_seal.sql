@@ -11,7 +11,7 @@ SELECT has_table('audit_guard', 'seal_rows', 'seal_rows table');
 SELECT columns_are('audit_guard', 'seal_blocks',
 	ARRAY['relid', 'block', 'columns', 'key_columns', 'row_count', 'root',
 		  'prev_hash', 'block_hash', 'table_name', 'sealed_at', 'sealed_by',
-		  'kind', 'reason']);
+		  'seal_snapshot', 'kind', 'reason']);
 SELECT columns_are('audit_guard', 'seal_rows',
 	ARRAY['relid', 'block', 'chunk', 'row_count', 'keys', 'leaves']);
 SELECT col_is_pk('audit_guard', 'seal_blocks', ARRAY['relid', 'block']::name[], 'seal_blocks is keyed by table and block');
