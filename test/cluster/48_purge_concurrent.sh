@@ -18,7 +18,8 @@
 #     row locks on expired rows nobody else touches; single INSERTs measure
 #     well under 10 ms during a purge, and a purge that locked the table
 #     for even part of its run (1.5 to 4 s here) would exceed the bound;
-#   - verify(), and verify() of the digest taken before the purge, are clean.
+#   - verify() and audit_guard_verify, also against the digest taken before
+#     the purge, are clean.
 # Prints the figures: purge seconds, rows/s, inserts during the purge, the
 # maximum single INSERT latency.
 set -uo pipefail
@@ -31,6 +32,7 @@ half=$((half / 2))
 expired=$((2 * half))
 young=20000
 bound_ms=${AG_PURGE_INSERT_BOUND_MS:-1000}
+verifier=$AG_BINDIR/audit_guard_verify
 work=$(mktemp -d "${TMPDIR:-/tmp}/ag_purge_concurrent.XXXXXX") || exit 1
 chmod 755 "$work"
 trap 'rm -rf "$work"; ag_cluster_cleanup' EXIT
@@ -167,6 +169,11 @@ ag_is "$(ag_scalar "$db" "SELECT count(*) FROM audit_guard.verify('audit_log')")
 	"verify() finds nothing wrong after the purge"
 ag_is "$(ag_scalar "$db" "SELECT count(*) FROM audit_guard.verify(pg_read_file('$work/before.json')::jsonb)")" 0 \
 	"verify() of the digest taken before the purge finds nothing wrong"
+out=$("$verifier" -d "$db" --digest "$work/before.json" audit_log 2>&1)
+rc=$?
+[ "$rc" -eq 0 ] || printf '%s\n' "$out" | head -n 5 | sed 's/^/#   /'
+ag_is "$rc" 0 "audit_guard_verify --digest (taken before the purge) exits 0"
+ag_ok "  reading the rows left: $(tail -n 1 <<<"$out")" grep -q ': intact$' <<<"$out"
 ag_is "$(ag_scalar "$db" "SELECT kind || ' ' || row_count || ' by ' || sealed_by FROM audit_guard.seal_blocks
 	WHERE relid = 'audit_log'::regclass ORDER BY block DESC LIMIT 1")" \
 	"purge $expired by regress_pc_purger" "the chain ends with the erasure block of the purge"

@@ -5,13 +5,15 @@
 # stop -m immediate (table "stopped", sealed before).  After recovery it is
 # all or nothing: every row still there (also those the DELETE had marked),
 # no seal or erasure block of the interrupted purge, no history 'purge' row,
-# verify() clean; purge() then simply runs again to completion, exactly the
-# expired rows go, and verify() stays clean.
+# verify() and audit_guard_verify clean; purge() then simply runs again to
+# completion, exactly the expired rows go, and both verifiers stay clean
+# (also against a digest taken before).
 set -uo pipefail
 source "${AG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}/scripts/cluster.sh"
 ag_cluster_attach || exit 1
 
 db=ag_purge_crash
+verifier=$AG_BINDIR/audit_guard_verify
 expired=${AG_PURGE_CRASH_ROWS:-1000000}
 young=5000
 roles=(regress_pk_purger regress_pk_owner)
@@ -98,6 +100,16 @@ purge_until_deleting() {
 	return 1
 }
 
+# audit_guard_verify of table $1 against the digest taken before both
+# crashes: exit status 0, and its summary ends in "intact".
+client_clean() {
+	local out rc
+	out=$("$verifier" -d "$db" --digest "$digest" "$1" 2>&1)
+	rc=$?
+	[ "$rc" -eq 0 ] || printf '%s\n' "$out" | head -n 5 | sed 's/^/#   /' >&2
+	[ "$rc" -eq 0 ] && grep -q ': intact$' <<<"$out"
+}
+
 # After the interrupted purge of $1 (with $2 = its records before): all or
 # nothing, then purge() runs again.
 after_crash() {
@@ -112,6 +124,7 @@ after_crash() {
 		"$table: verify() finds nothing wrong"
 	ag_is "$(ag_scalar "$db" "SELECT count(*) FROM audit_guard.verify()")" 0 \
 		"verify() of every sealed table (history too) finds nothing wrong"
+	ag_ok "$table: audit_guard_verify --digest exits 0" client_clean "$table"
 
 	ag_is "$("$AG_BINDIR/psql" -X -q -At -U regress_pk_purger -d "$db" -c "SELECT audit_guard.purge('$table')" 2>&1)" \
 		"$expired" "$table: purge() runs again, to completion: $expired rows"
@@ -123,6 +136,7 @@ after_crash() {
 		"$table: verify() finds nothing wrong after the purge"
 	ag_is "$(ag_scalar "$db" "SELECT count(*) FROM audit_guard.verify(pg_read_file('$digest')::jsonb)")" 0 \
 		"$table: verify() of the digest taken before both crashes finds nothing wrong"
+	ag_ok "$table: audit_guard_verify --digest exits 0 after the purge" client_clean "$table"
 }
 
 digest=$AG_DIR/ag_purge_crash_digest.json

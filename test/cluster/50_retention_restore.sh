@@ -6,8 +6,8 @@
 #   - the lock holds: DROP TABLE and unprotect() by the designated owner are
 #     refused (23000) while the table holds young rows, lowering the
 #     retention is refused (23000), the time column cannot be dropped;
-#   - verify(), verify() of a digest taken before the purge and of one taken
-#     before the dump are clean;
+#   - verify() and audit_guard_verify, also against a digest taken before
+#     the purge and one taken before the dump, are clean;
 #   - the chain goes on: an expired row inserted in the copy is purged, and
 #     verify() stays clean.
 set -uo pipefail
@@ -18,6 +18,7 @@ src=ag_rr_src
 custom=ag_rr_custom
 plain=ag_rr_plain
 owner=regress_rr_owner
+verifier=$AG_BINDIR/audit_guard_verify
 dump=$AG_DIR/rr.dump
 script=$AG_DIR/rr.sql
 digest_purge=$AG_DIR/rr_before_purge.json
@@ -100,6 +101,8 @@ for db in "$custom" "$plain"; do
 		"$db: verify() of the digest taken before the purge is clean"
 	ag_is "$(ag_scalar "$db" "SELECT count(*) FROM audit_guard.verify(pg_read_file('$digest_dump')::jsonb)")" 0 \
 		"$db: verify() of the digest taken before the dump is clean"
+	ag_ok "$db: audit_guard_verify --digest (before the purge, before the dump) exits 0" \
+		bash -c "\"$verifier\" -q -d $db --digest $digest_purge && \"$verifier\" -q -d $db --digest $digest_dump"
 
 	ag_sqlstate "$db" 23000 "SET ROLE $owner; DROP TABLE audit_log" \
 		"$db: DROP TABLE by the designated owner is refused while young rows remain (23000)"
