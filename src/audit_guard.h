@@ -162,7 +162,7 @@ extern bool audit_guard_retention_of(Oid relid, Interval **keep,
 extern int64 audit_guard_retention_bound(Interval *keep);
 extern bool audit_guard_time_is_young(Datum value, Oid typid, int64 bound);
 extern void audit_guard_check_retention_drop(Oid relid);
-extern void audit_guard_check_retention_detach(Oid relid);
+extern void audit_guard_check_retention_detach(Oid relid, bool concurrently);
 extern void audit_guard_check_retention_column(Oid relid, const char *column,
 											   const char *operation);
 extern void audit_guard_check_retention_unprotect(List *tables);

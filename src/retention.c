@@ -269,13 +269,29 @@ audit_guard_check_retention_drop(Oid relid)
 		refuse_young(relid, "drop", keep, column);
 }
 
-/* DETACH PARTITION: refused while the partition holds young rows. */
+/*
+ * DETACH PARTITION: refused while the partition holds young rows.
+ * DETACH ... CONCURRENTLY is refused while any retention applies: it
+ * commits after its first step, releasing the lock taken here against
+ * INSERT, and completes in a second transaction, so a young row inserted
+ * into the partition in between would leave the retention with it.
+ */
 void
-audit_guard_check_retention_detach(Oid relid)
+audit_guard_check_retention_detach(Oid relid, bool concurrently)
 {
 	Interval   *keep;
 	char	   *column;
 
+	if (concurrently && audit_guard_retention_of(relid, &keep, &column, NULL))
+		ereport(ERROR,
+				(errcode(AG_ERRCODE_APPEND_ONLY),
+				 errmsg("cannot detach protected table %s concurrently: a retention applies to it",
+						audit_guard_table_name(relid)),
+				 errdetail("DETACH PARTITION ... CONCURRENTLY completes in a second transaction, after the check that every row of %s is older than %s by column \"%s\", so a row inserted in between would leave the retention.",
+						   audit_guard_table_name(relid),
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep))),
+						   column),
+				 errhint("Detach it without CONCURRENTLY.")));
 	if (holds_young_rows(relid, &keep, &column))
 		refuse_young(relid, "detach", keep, column);
 }
