@@ -115,6 +115,7 @@ extern void audit_guard_postcheck_init(void);
 extern void audit_guard_require_owner(Oid relid, const char *operation);
 extern void audit_guard_require_owner_quietly(Oid relid, const char *operation);
 pg_noreturn extern void audit_guard_refuse_change(Oid relid, const char *operation);
+extern void audit_guard_log_refusal(Oid relid, const char *operation, int sqlerrcode);
 extern void audit_guard_refuse_replica_role(const char *how);
 pg_noreturn extern void audit_guard_refuse_own_table(Oid relid, const char *operation);
 extern void audit_guard_refuse_owner_drop(Oid roleid);
