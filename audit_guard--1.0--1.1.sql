@@ -662,7 +662,8 @@ BEGIN
 			  FROM audit_guard.partition_check(rel.relid, rel.designated_owner) x;
 		END IF;
 
-		-- the retention in force, next to the data (issue 11)
+		-- the retention in force, next to the data (issue 11); a partitioned
+		-- table counts the rows erased from its partitions
 		RETURN QUERY
 		SELECT rel.relid::regclass, 'retention'::text, 'ok'::text,
 			   pg_catalog.format('rows younger than %s by column %I are kept%s; %s rows purged, %s redacted',
@@ -670,9 +671,13 @@ BEGIN
 								 CASE WHEN k.set_on <> rel.relid
 									  THEN pg_catalog.format(' (set on %s)', k.set_on) ELSE '' END,
 								 (SELECT coalesce(sum(b.row_count), 0) FROM audit_guard.seal_blocks b
-								   WHERE b.relid = rel.relid AND b.kind = 'purge'),
+								   WHERE b.kind = 'purge'
+									 AND (b.relid = rel.relid OR b.relid IN (SELECT t.relid
+										FROM pg_catalog.pg_partition_tree(rel.relid) t))),
 								 (SELECT coalesce(sum(b.row_count), 0) FROM audit_guard.seal_blocks b
-								   WHERE b.relid = rel.relid AND b.kind = 'redact'))
+								   WHERE b.kind = 'redact'
+									 AND (b.relid = rel.relid OR b.relid IN (SELECT t.relid
+										FROM pg_catalog.pg_partition_tree(rel.relid) t))))
 		  FROM audit_guard.retention_of(rel.relid) k;
 	END LOOP;
 
@@ -1240,7 +1245,11 @@ CREATE VIEW audit_guard.erasures AS
 	 WHERE b.kind <> 'seal';
 GRANT SELECT ON audit_guard.erasures TO PUBLIC;
 
-/* protected_tables shows the policy next to the table. */
+/*
+ * protected_tables shows the policy next to the table.  A partitioned
+ * table's rows are its partitions' rows: it counts the rows purged and
+ * redacted from each of them, at any depth.
+ */
 CREATE OR REPLACE VIEW audit_guard.protected_tables AS
 	SELECT r.relid AS table_name,
 		   r.designated_owner,
@@ -1253,20 +1262,27 @@ CREATE OR REPLACE VIEW audit_guard.protected_tables AS
 		   k.keep AS retention,
 		   k.time_column AS retention_column,
 		   (SELECT coalesce(sum(b.row_count), 0) FROM audit_guard.seal_blocks b
-			 WHERE b.relid = r.relid AND b.kind = 'purge') AS rows_purged,
+			 WHERE b.kind = 'purge'
+			   AND (b.relid = r.relid OR b.relid IN (SELECT t.relid
+													FROM pg_catalog.pg_partition_tree(r.relid) t))) AS rows_purged,
 		   (SELECT coalesce(sum(b.row_count), 0) FROM audit_guard.seal_blocks b
-			 WHERE b.relid = r.relid AND b.kind = 'redact') AS rows_redacted
+			 WHERE b.kind = 'redact'
+			   AND (b.relid = r.relid OR b.relid IN (SELECT t.relid
+													FROM pg_catalog.pg_partition_tree(r.relid) t))) AS rows_redacted
 	  FROM audit_guard.registry r
 	  LEFT JOIN LATERAL audit_guard.retention_of(r.relid) k ON true;
 
 /*
  * digest(): as before (issue 9), with rows counting sealed rows only, and
- * per table the retention in force and the rows purged and redacted.
+ * per table the retention in force and the rows purged and redacted (keep
+ * written in one IntervalStyle, whatever the session's, so that digests
+ * compare as text).
  */
 CREATE OR REPLACE FUNCTION audit_guard.digest()
 RETURNS jsonb
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = postgres
 AS $$
 SELECT jsonb_build_object(
 		   'format', 'audit_guard digest 1',

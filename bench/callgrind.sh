@@ -211,7 +211,7 @@ main() {
 		echo "| seal(), per row, $SEAL_ROWS rows of about 200 bytes | Ir |"
 		echo "|---|--:|"
 		echo "| a new row: read, encoded, hashed, stored | $new |"
-		echo "| a row sealed already: read, its key looked up | $again |"
+		echo "| a row sealed already: read, skipped by its inserting transaction (the previous seal saw it) | $again |"
 	}
 	echo
 	echo "Sealing every second at R inserts/s into a table of T rows costs, in the"

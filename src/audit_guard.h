@@ -87,6 +87,7 @@ typedef struct DefinitionRules
 	Oid			guard_function;
 	bool		own_table;		/* one of audit_guard's own tables */
 	bool		storage_rewrite_ok; /* VACUUM FULL or CLUSTER is running */
+	const char *time_column;	/* of its retention: nobody may change it */
 } DefinitionRules;
 
 extern TableDef *audit_guard_read_definition(Oid relid, Snapshot snapshot);

@@ -384,16 +384,31 @@ compare_class(Form_pg_class b, Form_pg_class a, const DefinitionRules *rules,
 		/* SET TABLESPACE copies the blocks as they are */
 		if (b->reltablespace != a->reltablespace)
 			note(change, CHANGE_ALLOWED, "SET TABLESPACE");
+		else if (rules->storage_rewrite_ok)
+			note(change, CHANGE_ALLOWED, "rewriting the table");
+		else if (rules->time_column != NULL)
+			/* ALTER ... TYPE ... USING could age the rows of a retention */
+			note(change, CHANGE_NOBODY, "rewriting the rows of a table with a retention");
 		else
-			note(change, rules->storage_rewrite_ok ? CHANGE_ALLOWED :
-				 CHANGE_OWNER_ONLY, "rewriting the table");
+			note(change, CHANGE_OWNER_ONLY, "rewriting the table");
 	}
 }
 
-/* One column that existed before. */
+/*
+ * One column that existed before.  The time column of a retention may
+ * not change at all: renamed, retyped or dropped, it would no longer tell
+ * young rows from old.
+ */
 static void
-compare_column(ColumnInfo *b, ColumnInfo *a, DefinitionChange *change)
+compare_column(ColumnInfo *b, ColumnInfo *a, const DefinitionRules *rules,
+			   DefinitionChange *change)
 {
+	if (rules->time_column != NULL &&
+		strcmp(NameStr(b->name), rules->time_column) == 0 &&
+		(strcmp(NameStr(b->name), NameStr(a->name)) != 0 ||
+		 b->typid != a->typid || b->typmod != a->typmod ||
+		 b->dropped != a->dropped || b->generated != a->generated))
+		note(change, CHANGE_NOBODY, "changing the time column of a retention");
 	if (strcmp(NameStr(b->name), NameStr(a->name)) != 0)
 		note(change, CHANGE_OWNER_ONLY, "RENAME COLUMN");
 	/* a rewrite (VACUUM FULL, CLUSTER) stores the missing value and clears it */
@@ -409,7 +424,8 @@ compare_column(ColumnInfo *b, ColumnInfo *a, DefinitionChange *change)
 
 /* Columns: the old ones unchanged; new ones are allowed. */
 static void
-compare_columns(List *before, List *after, DefinitionChange *change)
+compare_columns(List *before, List *after, const DefinitionRules *rules,
+				DefinitionChange *change)
 {
 	ListCell   *lb;
 	ListCell   *la = list_head(after);
@@ -424,7 +440,7 @@ compare_columns(List *before, List *after, DefinitionChange *change)
 			note(change, CHANGE_NOBODY, "removing a column");
 			return;
 		}
-		compare_column(b, a, change);
+		compare_column(b, a, rules, change);
 		la = lnext(after, la);
 	}
 	if (la != NULL)
@@ -561,7 +577,7 @@ audit_guard_compare_definitions(TableDef *before, TableDef *after,
 		return change;
 
 	compare_class(&before->cls, &after->cls, rules, &change);
-	compare_columns(before->columns, after->columns, &change);
+	compare_columns(before->columns, after->columns, rules, &change);
 	compare_triggers(before->triggers, after->triggers, rules, &change);
 	if (!audit_guard_same_lines(before->rules, after->rules) ||
 		before->cls.relhasrules != after->cls.relhasrules)

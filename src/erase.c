@@ -354,7 +354,7 @@ audit_guard_purge(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot purge protected table %s: it has no retention",
 						audit_guard_table_name(relid)),
-				 errdetail("purge() deletes the rows older than the table's retention."),
+				 errdetail("The function purge() deletes the rows older than the table's retention."),
 				 errhint("Set one first with audit_guard.set_retention().")));
 	foreach(lc, leaf_tables(relid))
 	{
@@ -419,7 +419,7 @@ audit_guard_redact(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the reason for a redaction must not be empty"),
-				 errdetail("history and the chain record why each row was erased."),
+				 errdetail("The history and the chain record why each row was erased."),
 				 errhint("Give the reason, for example the reference of the erasure request.")));
 	foreach(lc, leaf_tables(relid))
 	{
@@ -432,7 +432,7 @@ audit_guard_redact(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("protected table %s has no row with key %s",
 						audit_guard_table_name(relid), row_key),
-				 errdetail("redact() deletes one row, named by its primary key as verify() writes it: 17, or (17,abc) for a composite key."),
+				 errdetail("The function redact() deletes one row, named by its primary key as verify() writes it: 17, or (17,abc) for a composite key."),
 				 errhint("Look the row up first; a row redacted or purged already is gone.")));
 	PG_RETURN_VOID();
 }

@@ -242,6 +242,18 @@ refuse(Oid relid, bool own, DefinitionChange change)
 		audit_guard_refuse_definition(relid, change.operation);
 }
 
+/* The time column of the retention that applies to relid, or NULL. */
+static const char *
+retention_column(Oid relid)
+{
+	Interval   *keep;
+	char	   *column;
+
+	if (!audit_guard_retention_of(relid, &keep, &column, NULL))
+		return NULL;
+	return column;
+}
+
 /*
  * Compare relid as of its last check and as of now (both through base);
  * by_catalog_edit: the change came from a direct catalog write, which
@@ -270,6 +282,8 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 		audit_guard_guard_function();
 	rules.storage_rewrite_ok = !by_catalog_edit &&
 		(storage_rewrites > 0 || list_member_oid(empty_truncated, relid));
+	if (!own)
+		rules.time_column = retention_column(relid);
 
 	before = snapshot_at(base, from);
 	after = snapshot_at(base, now);

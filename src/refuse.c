@@ -381,7 +381,16 @@ void
 audit_guard_refuse_definition(Oid relid, const char *operation)
 {
 	bool		guard = strstr(operation, "guard trigger") != NULL;
+	bool		retention = strstr(operation, "retention") != NULL;
 
+	if (retention)
+		ereport(ERROR,
+				(errcode(AG_ERRCODE_APPEND_ONLY),
+				 errmsg("cannot allow %s on protected table %s",
+						operation, audit_guard_table_name(relid)),
+				 errdetail("Table %s keeps its rows for a retention (audit_guard.set_retention()), by a time column whose values decide which rows may go; no role may change that column or rewrite the rows, only VACUUM FULL and CLUSTER move them as they are.",
+						   audit_guard_table_name(relid)),
+				 errhint("Add a column instead, with a constant default (that does not rewrite the table).")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("cannot allow %s on protected table %s",

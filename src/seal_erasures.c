@@ -202,15 +202,18 @@ apply_entry(Relation rel, StoredBlock *blocks, int nblocks, StoredBlock *block,
 				  "erases rows of a block erased whole before");
 		return;
 	}
+	index = target - blocks;
 	if (entry->keys == NULL)
 	{
-		if (entry->row_count < 0 || entry->row_count > target->row_count)
+		/* every row left: what the block sealed less what was erased before */
+		if (entry->row_count != target->row_count - list_length(keys_of[index]))
 			bad_entry(problems, rel, block, entry,
-					  "erases more rows than the block sealed");
+					  psprintf("erases " INT64_FORMAT " rows, but " INT64_FORMAT " were left",
+							   entry->row_count,
+							   target->row_count - list_length(keys_of[index])));
 		target->erased_whole = true;
 		return;
 	}
-	index = target - blocks;
 	if (!add_erased_keys(target, entry, &keys_of[index]))
 		bad_entry(problems, rel, block, entry,
 				  "has keys that are malformed, out of key order, or not as many as its rows");
@@ -230,11 +233,44 @@ sort_erased(Relation rel, StoredBlock *block, List *keys, List **problems)
 		arr->keys[i++] = *(SealKeyRef *) lfirst(lc);
 	qsort(arr->keys, arr->n, sizeof(SealKeyRef), key_ref_cmp);
 	for (i = 1; i < arr->n; i++)
-		if (key_ref_cmp(&arr->keys[i - 1], &arr->keys[i]) == 0 && problems)
+	{
+		if (key_ref_cmp(&arr->keys[i - 1], &arr->keys[i]) != 0)
+			continue;
+		if (problems)
 			audit_guard_problem(problems, RelationGetRelid(rel), block->block,
 								"seal data edited",
 								"two erasures remove the same row of the block");
+		/* keep one, so that the row is not reported a second time */
+		memmove(&arr->keys[i], &arr->keys[i + 1], sizeof(SealKeyRef) * (arr->n - i - 1));
+		arr->n--;
+		i--;
+	}
 	block->erased = arr;
+}
+
+/*
+ * What an erasure block's header says of its entries: as many rows as they
+ * erase together, and no rows of its own in seal_rows.
+ */
+static void
+check_erasure_block(Relation rel, StoredBlock *block, List **problems)
+{
+	int64		rows = 0;
+	ListCell   *lc;
+
+	if (problems == NULL)
+		return;
+	foreach(lc, block->entries)
+		rows += ((StoredErasure *) lfirst(lc))->row_count;
+	if (rows != block->row_count)
+		audit_guard_problem(problems, RelationGetRelid(rel), block->block,
+							"seal data edited",
+							"the erasure block records " INT64_FORMAT " rows, but its entries erase " INT64_FORMAT,
+							block->row_count, rows);
+	if (block->chunks != NIL)
+		audit_guard_problem(problems, RelationGetRelid(rel), block->block,
+							"seal data edited",
+							"rows are stored for erasure block " INT64_FORMAT, block->block);
 }
 
 /*
@@ -265,6 +301,8 @@ audit_guard_apply_erasures(Relation rel, StoredBlock *blocks, int nblocks,
 		}
 		foreach(lc, block->entries)
 			apply_entry(rel, blocks, nblocks, block, lfirst(lc), keys_of, problems);
+		if (block->header && block->kind != BLOCK_SEAL)
+			check_erasure_block(rel, block, problems);
 	}
 	for (i = 0; i < nblocks; i++)
 		if (keys_of[i] != NIL && !blocks[i].erased_whole)

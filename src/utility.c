@@ -167,6 +167,76 @@ detached_partition(AlterTableCmd *cmd)
 	return relid_of(((PartitionCmd *) cmd->def)->name);
 }
 
+/*
+ * The protected typed tables of the composite type typrelid: a change of
+ * one of its attributes with CASCADE (ALTER TYPE ... RENAME, ALTER
+ * ATTRIBUTE ... TYPE) changes their column of that name.  Refused when it
+ * is the time column of a retention, as on the table itself.
+ */
+static void
+check_typed_tables_column(Oid typrelid, const char *column, const char *operation)
+{
+	Oid			typid = get_rel_type_id(typrelid);
+	Relation	deprel;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	if (!OidIsValid(typid) || column == NULL)
+		return;
+	deprel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(typid));
+	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 2, keys);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+		HeapTuple	reltup;
+		bool		typed;
+
+		if (dep->classid != RelationRelationId || dep->objsubid != 0 ||
+			!OidIsValid(audit_guard_owner_of(dep->objid)))
+			continue;
+		reltup = SearchSysCache1(RELOID, ObjectIdGetDatum(dep->objid));
+		if (!HeapTupleIsValid(reltup))
+			continue;
+		typed = ((Form_pg_class) GETSTRUCT(reltup))->reloftype == typid;
+		ReleaseSysCache(reltup);
+		if (typed)
+			audit_guard_check_retention_column(dep->objid, column, operation);
+	}
+	systable_endscan(scan);
+	table_close(deprel, AccessShareLock);
+}
+
+/*
+ * ALTER COLUMN ... TYPE (also through ALTER TYPE ... ALTER ATTRIBUTE ...
+ * CASCADE) and SET EXPRESSION rewrite every value of a column: of the time
+ * column of a retention, they would age young rows (USING at - interval
+ * '100 years') or make them unreadable as times, and the rows could then
+ * be dropped.  Refused for everyone, as DROP and RENAME COLUMN of it are.
+ */
+static void
+check_time_column_rewrite(AlterTableCmd *cmd, Oid relid)
+{
+	const char *operation = NULL;
+
+	if (cmd->subtype == AT_AlterColumnType)
+		operation = "alter the type of column";
+#if AG_HAS_SET_EXPRESSION
+	else if (cmd->subtype == AT_SetExpression)
+		operation = "change the expression of column";
+#endif
+	if (operation == NULL)
+		return;
+	if (get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE)
+		check_typed_tables_column(relid, cmd->name, operation);
+	else if (OidIsValid(audit_guard_owner_of(relid)))
+		audit_guard_check_retention_column(relid, cmd->name, operation);
+}
+
 /* A protected table's partitions must be local tables. */
 static void
 check_local_partition(Oid parent, Oid child)
@@ -203,10 +273,21 @@ check_alter_table(AlterTableStmt *stmt)
 			const char *operation;
 
 			if (!OidIsValid(audit_guard_owner_of(relid)))
+			{
+				/* ALTER TYPE: the type's typed tables */
+				check_time_column_rewrite(cmd, relid);
 				continue;
+			}
 			operation = guarded_alter_operation(cmd, relid);
 			if (operation)
 				audit_guard_require_owner(relid, operation);
+			/*
+			 * ALTER TYPE reaches this table through a column of the type,
+			 * not through a column of the attribute's name: its typed
+			 * tables were checked with the type, above.
+			 */
+			if (stmt->objtype != OBJECT_TYPE)
+				check_time_column_rewrite(cmd, relid);
 		}
 		if (OidIsValid(partition))
 		{
@@ -367,7 +448,8 @@ check_create_trigger(CreateTrigStmt *stmt)
 
 /*
  * ALTER TRIGGER ... RENAME of a guard trigger; ALTER TABLE ... RENAME
- * COLUMN of a retention's time column.
+ * COLUMN of a retention's time column, and ALTER TYPE ... RENAME
+ * ATTRIBUTE ... CASCADE of it in a typed table.
  */
 static void
 check_rename(RenameStmt *stmt)
@@ -381,6 +463,12 @@ check_rename(RenameStmt *stmt)
 		relid = relid_of(stmt->relation);
 		if (OidIsValid(audit_guard_owner_of(relid)))
 			audit_guard_check_retention_column(relid, stmt->subname, "rename column");
+		return;
+	}
+	if (stmt->renameType == OBJECT_ATTRIBUTE)
+	{
+		check_typed_tables_column(relid_of(stmt->relation), stmt->subname,
+								  "rename column");
 		return;
 	}
 	if (stmt->renameType != OBJECT_TRIGGER)
