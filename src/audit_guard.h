@@ -116,6 +116,7 @@ extern void audit_guard_postcheck_init(void);
 extern void audit_guard_require_owner(Oid relid, const char *operation);
 extern void audit_guard_require_owner_quietly(Oid relid, const char *operation);
 pg_noreturn extern void audit_guard_refuse_change(Oid relid, const char *operation);
+extern void audit_guard_log_refusal(Oid relid, const char *operation, int sqlerrcode);
 extern void audit_guard_refuse_replica_role(const char *how);
 pg_noreturn extern void audit_guard_refuse_own_table(Oid relid, const char *operation);
 extern void audit_guard_refuse_owner_drop(Oid roleid);
@@ -163,7 +164,7 @@ extern bool audit_guard_retention_of(Oid relid, Interval **keep,
 extern int64 audit_guard_retention_bound(Interval *keep);
 extern bool audit_guard_time_is_young(Datum value, Oid typid, int64 bound);
 extern void audit_guard_check_retention_drop(Oid relid);
-extern void audit_guard_check_retention_detach(Oid relid);
+extern void audit_guard_check_retention_detach(Oid relid, bool concurrently);
 extern void audit_guard_check_retention_column(Oid relid, const char *column,
 											   const char *operation);
 extern void audit_guard_check_retention_unprotect(List *tables);

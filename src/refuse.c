@@ -114,6 +114,13 @@ log_refusal(Oid relid, const char *operation, int sqlerrcode)
 	pfree(line.data);
 }
 
+/* The LOG line of a refusal raised elsewhere (retention.c), before its ERROR. */
+void
+audit_guard_log_refusal(Oid relid, const char *operation, int sqlerrcode)
+{
+	log_refusal(relid, operation, sqlerrcode);
+}
+
 /* The statement word of a refused row change: "update rows of" -> UPDATE. */
 static char *
 statement_word(const char *operation)

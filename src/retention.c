@@ -238,13 +238,18 @@ holds_young_rows(Oid relid, Interval **keep, char **column)
 	return false;
 }
 
-/* Refuse operation on relid: it holds rows younger than its retention. */
+/*
+ * Refuse operation on relid: it holds rows younger than its retention.
+ * statement names it in the refusal's LOG line.
+ */
 pg_noreturn static void
-refuse_young(Oid relid, const char *operation, Interval *keep, const char *column)
+refuse_young(Oid relid, const char *operation, const char *statement,
+			 Interval *keep, const char *column)
 {
 	char	   *keep_text = DatumGetCString(DirectFunctionCall1(interval_out,
 																IntervalPGetDatum(keep)));
 
+	audit_guard_log_refusal(relid, statement, AG_ERRCODE_APPEND_ONLY);
 	ereport(ERROR,
 			(errcode(AG_ERRCODE_APPEND_ONLY),
 			 errmsg("cannot %s protected table %s: it holds rows younger than its retention",
@@ -266,18 +271,38 @@ audit_guard_check_retention_drop(Oid relid)
 	if (get_rel_relkind(relid) != RELKIND_RELATION)
 		return;
 	if (holds_young_rows(relid, &keep, &column))
-		refuse_young(relid, "drop", keep, column);
+		refuse_young(relid, "drop", "DROP TABLE", keep, column);
 }
 
-/* DETACH PARTITION: refused while the partition holds young rows. */
+/*
+ * DETACH PARTITION: refused while the partition holds young rows.
+ * DETACH ... CONCURRENTLY is refused while any retention applies: it
+ * commits after its first step, releasing the lock taken here against
+ * INSERT, and completes in a second transaction, so a young row inserted
+ * into the partition in between would leave the retention with it.
+ */
 void
-audit_guard_check_retention_detach(Oid relid)
+audit_guard_check_retention_detach(Oid relid, bool concurrently)
 {
 	Interval   *keep;
 	char	   *column;
 
+	if (concurrently && audit_guard_retention_of(relid, &keep, &column, NULL))
+	{
+		audit_guard_log_refusal(relid, "DETACH PARTITION CONCURRENTLY",
+								AG_ERRCODE_APPEND_ONLY);
+		ereport(ERROR,
+				(errcode(AG_ERRCODE_APPEND_ONLY),
+				 errmsg("cannot detach protected table %s concurrently: a retention applies to it",
+						audit_guard_table_name(relid)),
+				 errdetail("DETACH PARTITION ... CONCURRENTLY completes in a second transaction, after the check that every row of %s is older than %s by column \"%s\", so a row inserted in between would leave the retention.",
+						   audit_guard_table_name(relid),
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep))),
+						   column),
+				 errhint("Detach it without CONCURRENTLY.")));
+	}
 	if (holds_young_rows(relid, &keep, &column))
-		refuse_young(relid, "detach", keep, column);
+		refuse_young(relid, "detach", "DETACH PARTITION", keep, column);
 }
 
 /* unprotect() of tables (a table and its partitions): the same. */
@@ -293,7 +318,8 @@ audit_guard_check_retention_unprotect(List *tables)
 
 		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_RELATION &&
 			holds_young_rows(lfirst_oid(lc), &keep, &column))
-			refuse_young(lfirst_oid(lc), "unprotect", keep, column);
+			refuse_young(lfirst_oid(lc), "unprotect", "audit_guard.unprotect()",
+						 keep, column);
 	}
 }
 
@@ -309,11 +335,18 @@ audit_guard_check_retention_column(Oid relid, const char *column,
 	Interval   *keep;
 	char	   *time_column;
 	Oid			set_on;
+	char	   *statement;
+	char	   *p;
 
 	if (column == NULL ||
 		!audit_guard_retention_of(relid, &keep, &time_column, &set_on) ||
 		strcmp(column, time_column) != 0)
 		return;
+	/* "drop column" -> DROP COLUMN in the LOG line */
+	statement = pstrdup(operation);
+	for (p = statement; *p; p++)
+		*p = pg_toupper((unsigned char) *p);
+	audit_guard_log_refusal(relid, statement, AG_ERRCODE_APPEND_ONLY);
 	ereport(ERROR,
 			(errcode(AG_ERRCODE_APPEND_ONLY),
 			 errmsg("cannot %s \"%s\" of protected table %s: it is the time column of the table's retention",
@@ -388,6 +421,7 @@ check_keep(Interval *keep)
 pg_noreturn static void
 refuse_lower(Oid relid, Interval *keep, Interval *current, Oid set_on)
 {
+	audit_guard_log_refusal(relid, "audit_guard.set_retention()", AG_ERRCODE_APPEND_ONLY);
 	ereport(ERROR,
 			(errcode(AG_ERRCODE_APPEND_ONLY),
 			 errmsg("cannot lower the retention of protected table %s from %s to %s",

@@ -293,7 +293,9 @@ check_alter_table(AlterTableStmt *stmt)
 		{
 			audit_guard_require_owner(partition, "DETACH PARTITION");
 			if (OidIsValid(audit_guard_owner_of(partition)))
-				audit_guard_check_retention_detach(partition);
+				audit_guard_check_retention_detach(partition,
+												   cmd->subtype == AT_DetachPartition &&
+												   ((PartitionCmd *) cmd->def)->concurrent);
 		}
 		if (cmd->subtype == AT_AttachPartition)
 			check_local_partition(relid_of(stmt->relation),
