@@ -262,6 +262,28 @@ $$;
  * short, or gone.  verify() has checked that each stored block hash is the
  * hash of its block, so comparing the stored one is enough here.
  */
+/*
+ * A table of the digest that its designated owner dropped since (a
+ * partition past retention, dropped by pg_partman): its chain ends with
+ * the drop.  The digest still holds when history records the drop and
+ * the seal data kept of the dropped table has the digest's block with the
+ * digest's hash.
+ */
+CREATE FUNCTION audit_guard.dropped_with_chain(d jsonb)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT to_regclass(d ->> 'table') IS NULL
+	   AND EXISTS (SELECT FROM audit_guard.history h
+				    WHERE h.action = 'drop' AND h.table_name = d ->> 'table')
+	   AND EXISTS (SELECT FROM audit_guard.seal_blocks b
+				    WHERE b.table_name = d ->> 'table'
+					  AND b.block = (d ->> 'block')::bigint
+					  AND encode(b.block_hash, 'hex') = lower(d ->> 'block_hash')
+					  AND NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = b.relid))
+$$;
+
 CREATE FUNCTION audit_guard.verify(digest jsonb)
 RETURNS TABLE (table_name regclass, block bigint, row_key text, problem text,
 			   detail text)
@@ -304,8 +326,9 @@ BEGIN
 		  LEFT JOIN audit_guard.seal_blocks b
 			ON b.relid = to_regclass(d ->> 'table')
 		   AND b.block = (d ->> 'block')::bigint
-		 WHERE b.block IS NULL
-			OR encode(b.block_hash, 'hex') <> lower(d ->> 'block_hash')
+		 WHERE (b.block IS NULL
+				OR encode(b.block_hash, 'hex') <> lower(d ->> 'block_hash'))
+		   AND NOT audit_guard.dropped_with_chain(d)
 		 ORDER BY 1, 2;
 END
 $$;

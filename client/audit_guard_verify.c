@@ -1607,6 +1607,59 @@ chain_end(Table *t)
 }
 
 /*
+ * A table of the digest dropped since by its designated owner (a partition
+ * past retention): history records the drop, and the seal data kept of
+ * the dropped table has the digest's block, whose header hashes to the
+ * digest's hash (recomputed here for a seal block; for an erasure block,
+ * whose entries went with the table's chain, the stored hash).
+ */
+static bool
+dropped_with_chain(DigestEntry *d)
+{
+	char	   *sql = xprintf("SELECT b.columns, b.key_columns, b.row_count, b.root,"
+							  " b.prev_hash, b.block_hash, b.kind"
+							  " FROM %s.seal_blocks b"
+							  " WHERE b.table_name = $1 AND b.block = $2::pg_catalog.int8"
+							  " AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = b.relid)"
+							  " AND EXISTS (SELECT FROM %s.history h"
+							  " WHERE h.action = 'drop' AND h.table_name = $1)",
+							  schema_q, schema_q);
+	char	   *block = xprintf("%" PRId64, d->block);
+	const char *params[2] = {d->table, block};
+	PGresult   *res = query(sql, 2, params, true);
+	bool		ok = false;
+
+	if (PQntuples(res) == 1 && PQgetlength(res, 0, 3) == AG_HASH_LEN &&
+		PQgetlength(res, 0, 4) == AG_HASH_LEN && PQgetlength(res, 0, 5) == AG_HASH_LEN)
+	{
+		unsigned char hash[AG_HASH_LEN];
+		AgBlockHeader h;
+		bool		seal = strcmp(PQgetvalue(res, 0, 6), "seal") == 0;
+		int			ncolumns;
+		int			nkeys;
+
+		memcpy(hash, PQgetvalue(res, 0, 5), AG_HASH_LEN);
+		if (seal)
+		{
+			memcpy(h.prev_hash, PQgetvalue(res, 0, 4), AG_HASH_LEN);
+			h.block = d->block;
+			memcpy(h.root, PQgetvalue(res, 0, 3), AG_HASH_LEN);
+			h.row_count = get_int(res, 0, 2);
+			h.columns = (const char *const *) get_text_array(res, 0, 0, &ncolumns);
+			h.ncolumns = ncolumns;
+			h.keys = (const char *const *) get_text_array(res, 0, 1, &nkeys);
+			h.nkeys = nkeys;
+			ag_block_hash(&h, hash);
+		}
+		ok = strcmp(hex_of(hash), d->hash) == 0;
+	}
+	PQclear(res);
+	free(sql);
+	free(block);
+	return ok;
+}
+
+/*
  * Each chain head of the digest must still be in its chain: same block
  * number, same hash, where the hash is the one this program recomputed
  * from the block's header.  With TABLE arguments only their heads count.
@@ -1631,8 +1684,11 @@ check_digest(DigestEntry *entries, int n, Table *tables, int ntables,
 		if (!all_tables && t == NULL)
 			continue;
 		if (!exists)
-			digest_problem(d->table, d->block,
-						   xprintf("table %s of the digest does not exist", d->table));
+		{
+			if (!dropped_with_chain(d))
+				digest_problem(d->table, d->block,
+							   xprintf("table %s of the digest does not exist", d->table));
+		}
 		else if (b == NULL)
 			digest_problem(d->table, d->block,
 						   xprintf("the chain has no block %" PRId64 " (the digest has %s at block %" PRId64 "; the chain ends at %s)",

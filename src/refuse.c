@@ -383,6 +383,8 @@ audit_guard_refuse_definition(Oid relid, const char *operation)
 	bool		guard = strstr(operation, "guard trigger") != NULL;
 	bool		retention = strstr(operation, "retention") != NULL;
 
+	log_refusal(relid, operation,
+				retention ? AG_ERRCODE_APPEND_ONLY : ERRCODE_INSUFFICIENT_PRIVILEGE);
 	if (retention)
 		ereport(ERROR,
 				(errcode(AG_ERRCODE_APPEND_ONLY),

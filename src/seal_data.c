@@ -755,6 +755,10 @@ read_headers(Oid relid, Snapshot snapshot)
 	HeapTuple	tuple;
 	List	   *result = NIL;
 
+	/* found by name: columns added later are not where a reader expects */
+	AttrNumber	kind_att = get_attnum(RelationGetRelid(rel), "kind");
+	AttrNumber	reason_att = get_attnum(RelationGetRelid(rel), "reason");
+
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
 		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
@@ -771,9 +775,10 @@ read_headers(Oid relid, Snapshot snapshot)
 		block->hashes_ok = copy_hash(values[5], block->root) &
 			copy_hash(values[6], block->prev_hash) &
 			copy_hash(values[7], block->block_hash);
-		/* kind and reason: the 13th and 14th columns */
-		block->kind = block_kind(nulls[12] ? NULL : TextDatumGetCString(values[12]));
-		block->reason = nulls[13] ? NULL : TextDatumGetCString(values[13]);
+		block->kind = block_kind(kind_att <= 0 || nulls[kind_att - 1] ? NULL :
+								 TextDatumGetCString(values[kind_att - 1]));
+		block->reason = reason_att <= 0 || nulls[reason_att - 1] ? NULL :
+			TextDatumGetCString(values[reason_att - 1]);
 		result = lappend(result, block);
 	}
 	systable_endscan(scan);

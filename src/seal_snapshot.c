@@ -171,10 +171,14 @@ audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
 	HeapTuple	tuple;
 	Snapshot	result = NULL;
 	bool		first = true;
+	AttrNumber	snapshot_att;
+	AttrNumber	kind_att;
 
 	*head_block = 0;
 	memset(head_hash, 0, AG_HASH_LEN);
-	if (!OidIsValid(index) || get_attnum(RelationGetRelid(rel), "seal_snapshot") != 12)
+	snapshot_att = get_attnum(RelationGetRelid(rel), "seal_snapshot");
+	kind_att = get_attnum(RelationGetRelid(rel), "kind");
+	if (!OidIsValid(index) || snapshot_att <= 0 || kind_att <= 0)
 	{
 		table_close(rel, AccessShareLock);
 		return NULL;
@@ -185,7 +189,7 @@ audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
 	while ((tuple = systable_getnext_ordered(scan, BackwardScanDirection)) != NULL)
 	{
 		bool		isnull;
-		Datum		kind = heap_getattr(tuple, 13, desc, &isnull);
+		Datum		kind = heap_getattr(tuple, kind_att, desc, &isnull);
 		Datum		stored;
 
 		if (first)
@@ -199,7 +203,7 @@ audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
 		}
 		if (!isnull && strcmp(TextDatumGetCString(kind), "seal") != 0)
 			continue;			/* an erasure block */
-		stored = heap_getattr(tuple, 12, desc, &isnull);
+		stored = heap_getattr(tuple, snapshot_att, desc, &isnull);
 		if (!isnull)
 			result = parse_seal_snapshot(TextDatumGetCString(stored));
 		break;

@@ -73,6 +73,8 @@ ag_psql -d "$db" -U regress_pmr_app -c "INSERT INTO audit.events (at, what)
 	SELECT now() - h * interval '6 hours', 'h' || h FROM generate_series(-8, 47) h" >/dev/null || exit 1
 ag_ok "the LOGIN member of the designated owner seals the set" \
 	ag_psql -d "$db" -U "$maint" -c "SELECT audit_guard.seal('audit.events')"
+# a digest of every partition's chain, before pg_partman drops some
+ag_scalar "$db" "SELECT audit_guard.digest()" >"$AG_DIR/pmr_digest_sealed.json" || exit 1
 
 # partitions whose day is $1 days back (a name), and the counts that matter
 partition() {
@@ -138,6 +140,14 @@ ag_is "$(ag_scalar "$db" "$young_rows")" "$want_young" "every row within retenti
 ag_is "$(ag_scalar "$db" "SELECT coalesce(string_agg(table_name::text || ' ' || check_name || ': ' || detail, '; '), 'clean') FROM audit_guard.check('audit.events') WHERE status <> 'ok'")" \
 	clean "check() is clean"
 ag_is "$(ag_scalar "$db" "SELECT count(*) FROM audit_guard.verify()")" 0 "verify() is clean after the drops"
+ag_is "$(ag_scalar "$db" "SELECT count(*) FROM audit_guard.verify(pg_read_file('$AG_DIR/pmr_digest_sealed.json')::jsonb)")" 0 \
+	"verify() of a digest taken before the drops is clean: history records each drop, the chains end there"
+ag_ok "  so does audit_guard_verify --digest" \
+	"$AG_BINDIR/audit_guard_verify" -q -d "$db" --digest "$AG_DIR/pmr_digest_sealed.json"
+ag_ok "  a digest naming a dropped table with another hash still fails" bash -c "
+	sed 's/\"block_hash\": \"[0-9a-f]/\"block_hash\": \"f/' '$AG_DIR/pmr_digest_sealed.json' >'$AG_DIR/pmr_digest_bad.json'
+	! '$AG_BINDIR/audit_guard_verify' -q -d '$db' --digest '$AG_DIR/pmr_digest_bad.json' >/dev/null 2>&1"
+rm -f "$AG_DIR/pmr_digest_sealed.json" "$AG_DIR/pmr_digest_bad.json"
 
 # purge() of what is left past retention: the partition on the boundary.
 expired=$(ag_scalar "$db" "SELECT count(*) FROM audit.events WHERE at < now() - interval '7 days'")
