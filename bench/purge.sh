@@ -210,7 +210,7 @@ timed() {
 	local db=$1 out
 	shift
 	out=$({
-		echo '\timing on'
+		printf '%s\n' '\timing on'
 		printf '%s\n' "$@"
 	} | "$AG_BINDIR/psql" -X -At -v ON_ERROR_STOP=1 -d "$db" 2>&1) ||
 		die "failed in $db: $* -- $out"
@@ -220,7 +220,7 @@ timed() {
 # The time each kind of statement took inside the statement timed last
 # (pg_stat_statements, nested statements included), recorded per round.
 record_split() {
-	local round=$1 op=$2 db=$3 line
+	local round=$1 op=$2 db=$3 kind ms
 	while IFS='|' read -r kind ms; do
 		record "$round" split "$op" "$kind" "$ms"
 	done < <(q -d "$db" <<-'EOF'

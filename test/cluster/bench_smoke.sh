@@ -11,7 +11,7 @@ if BENCH_SMOKE=1 BENCH_INSTALL=0 bash "$root/bench/run.sh" >"$log" 2>&1 &&
 	grep -q '^| (5) CREATE + DROP TABLE' "$log" &&
 	grep -q '^| (6) INSERT jsonb: PL/pgSQL hash-chain trigger' "$log" &&
 	grep -q '^| audit_guard.verify() |' "$log" &&
-	grep -q '^| `purge()`, rows sealed beforehand' "$log" &&
+	grep -q '^| .purge()., rows sealed beforehand' "$log" &&
 	grep -q '^| during purge() |' "$log"; then
 	ag_pass "make bench smoke run prints its table"
 else
