@@ -25,6 +25,9 @@
 #      BIG_ROWS rows of about 200 bytes, against a PL/pgSQL verification
 #      function over the same rows and against sha256sum over the table's
 #      COPY ... TO STDOUT (FORMAT binary) output: rows/s and MB/s.
+#   8. then bench/purge.sh, on a cluster of its own: purge() of 1,000,000
+#      expired rows against a plain DELETE of them, and INSERT during a
+#      purge against INSERT without one (issue 11; see that script).
 #
 # Each comparison is a pair of pgbench runs back to back, every run from a
 # fresh restart (the library can only be loaded or dropped by one; it takes
@@ -53,6 +56,8 @@
 #                  10,000 rows); its figures mean nothing
 #   BENCH_INSTALL=0  use the installed audit_guard instead of building and
 #                  installing this tree first
+#   BENCH_PURGE=0  skip bench/purge.sh (which reads BENCH_SMOKE and its
+#                  own BENCH_PURGE_* settings)
 #   AG_KEEP=1      keep the cluster directory afterwards
 
 set -euo pipefail
@@ -723,6 +728,12 @@ main() {
 		echo
 		check_targets "$summary"
 	} | tee "$TXT"
+	if [ "${BENCH_PURGE:-1}" != 0 ]; then
+		# its own cluster: stop this one first
+		ag_cluster_cleanup
+		echo | tee -a "$TXT"
+		BENCH_INSTALL=0 BENCH_STAMP=$STAMP bash "$BENCH/purge.sh" | tee -a "$TXT"
+	fi
 	say "took $((SECONDS - START)) s; table in $TXT"
 }
 

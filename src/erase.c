@@ -125,7 +125,9 @@ erases_whole(EraseScan *e, int64 block, int64 n)
 /*
  * Group the matched rows into one entry per sealed block, in block order:
  * a block none of whose rows is left becomes a whole-block entry (NULL
- * keys), the others list their keys in key order.
+ * keys), the others list their keys in key order.  The entries are
+ * counted first: one per block, however many rows (an array of one entry
+ * per row passed palloc's 1 GB limit at 33.5 million rows).
  */
 static Entries
 build_entries(EraseScan *e)
@@ -133,29 +135,37 @@ build_entries(EraseScan *e)
 	Entries		result = {0};
 	size_t	   *order = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(size_t) * e->n);
 	size_t		i = 0;
+	int			nblocks = 0;
 
 	for (i = 0; i < e->n; i++)
 		order[i] = i;
 	qsort_arg(order, e->n, sizeof(size_t), erased_cmp, e);
-	result.items = palloc0(sizeof(AgErasure) * e->n);
+	for (i = 0; i < e->n; i++)
+		if (i == 0 || e->blocks[order[i]] != e->blocks[order[i - 1]])
+			nblocks++;
+	result.items = palloc0(sizeof(AgErasure) * Max(nblocks, 1));
 	i = 0;
 	while (i < e->n)
 	{
 		int64		block = e->blocks[order[i]];
-		AgBuf		keys;
 		size_t		j;
 		AgErasure  *item = &result.items[result.n++];
 
-		ag_buf_init(&keys);
 		for (j = i; j < e->n && e->blocks[order[j]] == block; j++)
-			ag_buf_append(&keys, e->keys.data + e->key_offsets[order[j]],
-						  e->key_offsets[order[j] + 1] - e->key_offsets[order[j]]);
+			;
 		item->sealed_block = block;
 		item->row_count = (int64) (j - i);
 		if (erases_whole(e, block, item->row_count))
 			result.whole = lappend(result.whole, item);
 		else
 		{
+			AgBuf		keys;
+			size_t		k;
+
+			ag_buf_init(&keys);
+			for (k = i; k < j; k++)
+				ag_buf_append(&keys, e->keys.data + e->key_offsets[order[k]],
+							  e->key_offsets[order[k] + 1] - e->key_offsets[order[k]]);
 			item->keys = keys.data;
 			item->keys_len = keys.len;
 		}
