@@ -29,10 +29,12 @@
 #include "audit_guard.h"
 
 #include "catalog/catalog.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
@@ -162,17 +164,64 @@ may_modify(PlannedStmt *stmt, int eflags)
 		(stmt->commandType != CMD_SELECT && stmt->commandType != CMD_UTILITY);
 }
 
+/* True when relid's only BEFORE ROW DELETE trigger is the guard. */
+static bool
+guard_is_only_delete_trigger(TriggerDesc *td)
+{
+	Oid			guard = audit_guard_guard_function();
+	int			i;
+
+	for (i = 0; i < td->numtriggers; i++)
+		if (TRIGGER_TYPE_MATCHES(td->triggers[i].tgtype, TRIGGER_TYPE_ROW,
+								 TRIGGER_TYPE_BEFORE, TRIGGER_TYPE_DELETE) &&
+			td->triggers[i].tgfoid != guard)
+			return false;
+	return true;
+}
+
+/*
+ * The DELETE purge() or redact() issues itself, let through above: the
+ * guard trigger would only hand each row back, after the executor locked
+ * the row for it (a tuple lock and a WAL record per row, a quarter of a
+ * purge's time).  When the guard is the table's only BEFORE ROW DELETE
+ * trigger, this query's own copy of the trigger list stops calling it; a
+ * trigger of the table's owner still runs.
+ */
+static void
+skip_guard_for_erasure(QueryDesc *queryDesc)
+{
+	EState	   *estate = queryDesc->estate;
+	Index		i;
+
+	if (!OidIsValid(audit_guard_erasing) || queryDesc->operation != CMD_DELETE ||
+		!is_own_query(queryDesc) || estate->es_result_relations == NULL)
+		return;
+	for (i = 0; i < estate->es_range_table_size; i++)
+	{
+		ResultRelInfo *rri = estate->es_result_relations[i];
+
+		if (rri != NULL && rri->ri_TrigDesc != NULL &&
+			RelationGetRelid(rri->ri_RelationDesc) == audit_guard_erasing &&
+			guard_is_only_delete_trigger(rri->ri_TrigDesc))
+			rri->ri_TrigDesc->trig_delete_before_row = false;
+	}
+}
+
 /* The hook: look at plans that may modify rows, then chain. */
 static void
 audit_guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (may_modify(queryDesc->plannedstmt, eflags))
+	bool		modifies = may_modify(queryDesc->plannedstmt, eflags);
+
+	if (modifies)
 		check_plan(queryDesc);
 
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+	if (modifies)
+		skip_guard_for_erasure(queryDesc);
 }
 
 /*

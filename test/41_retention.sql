@@ -18,7 +18,7 @@
 -- says: (now() AT TIME ZONE 'UTC') - keep, a timestamp column read as UTC.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(244);
+SELECT plan(251);
 
 CREATE ROLE regress_ret_app;
 CREATE ROLE regress_ret_tblowner;
@@ -878,6 +878,40 @@ SELECT is((SELECT t -> 'retention'
 			WHERE t ->> 'table' = 'regress_ret.ev_now_la'),
 		  '{"keep": "60 days", "time_column": "at"}'::jsonb, 'digest(): ev_now_la has its own, longer retention');
 SELECT is_empty($$SELECT * FROM audit_guard.verify()$$, 'in the end verify() finds no problem anywhere');
+
+-- purge()'s own DELETE runs without the guard trigger (it would only hand
+-- the rows back); a BEFORE DELETE trigger of the table's own still runs
+RESET ROLE;
+CREATE TABLE regress_ret.trig (id int PRIMARY KEY, at timestamptz NOT NULL);
+CREATE TABLE regress_ret.trig_log (id int);
+CREATE FUNCTION regress_ret.note_delete() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+	INSERT INTO regress_ret.trig_log VALUES (OLD.id);
+	RETURN OLD;
+END
+$f$;
+INSERT INTO regress_ret.trig SELECT g, now() - g * interval '10 days' FROM generate_series(1, 6) g;
+SELECT lives_ok($$SELECT audit_guard.protect('regress_ret.trig', 'regress_ret_owner')$$,
+				'trig is protected');
+SET LOCAL ROLE regress_ret_owner;
+SELECT lives_ok($$SELECT audit_guard.set_retention('regress_ret.trig', '25 days', 'at')$$,
+				'trig gets a retention');
+SELECT is(audit_guard.purge('regress_ret.trig'), 4::bigint,
+		  'purge() of a table whose only BEFORE DELETE trigger is the guard');
+RESET ROLE;
+CREATE TRIGGER note_delete BEFORE DELETE ON regress_ret.trig
+	FOR EACH ROW EXECUTE FUNCTION regress_ret.note_delete();
+INSERT INTO regress_ret.trig VALUES (7, now() - interval '70 days');
+SET LOCAL ROLE regress_ret_owner;
+SELECT is(audit_guard.purge('regress_ret.trig'), 1::bigint,
+		  'purge() of a table with a BEFORE DELETE trigger of its own');
+RESET ROLE;
+SELECT is(ARRAY(SELECT id FROM regress_ret.trig_log), ARRAY[7],
+		  '... which ran for the row purged');
+SELECT throws_like($$DELETE FROM regress_ret.trig$$, '%cannot delete rows from protected table regress_ret.trig%',
+				   'a DELETE of the table is still refused after purges');
+SELECT is_empty($$SELECT * FROM audit_guard.verify('regress_ret.trig')$$,
+				'verify() of it finds no problem');
 
 SELECT * FROM finish();
 ROLLBACK;
