@@ -228,7 +228,8 @@ sort_erased(Relation rel, StoredBlock *block, List *keys, List **problems)
 	uint32		i = 0;
 
 	arr->n = list_length(keys);
-	arr->keys = palloc(sizeof(SealKeyRef) * Max(arr->n, 1));
+	arr->keys = MemoryContextAllocHuge(CurrentMemoryContext,
+										 sizeof(SealKeyRef) * Max(arr->n, 1));
 	foreach(lc, keys)
 		arr->keys[i++] = *(SealKeyRef *) lfirst(lc);
 	qsort(arr->keys, arr->n, sizeof(SealKeyRef), key_ref_cmp);
