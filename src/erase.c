@@ -269,7 +269,9 @@ delete_matched(Oid relid, EraseScan *e, const char *sql, Oid type, Datum value)
 	Datum		values[1] = {value};
 	uint64		deleted;
 	int			nestlevel = audit_guard_begin_spi();
+	Oid			save_erasing = audit_guard_erasing;
 
+	/* a trigger of the table may purge another table meanwhile: restore */
 	audit_guard_erasing = relid;
 	PG_TRY();
 	{
@@ -277,13 +279,17 @@ delete_matched(Oid relid, EraseScan *e, const char *sql, Oid type, Datum value)
 	}
 	PG_FINALLY();
 	{
-		audit_guard_erasing = InvalidOid;
+		audit_guard_erasing = save_erasing;
 	}
 	PG_END_TRY();
 	audit_guard_end_spi(nestlevel);
 	if (deleted != e->n)
-		elog(ERROR, "audit_guard: deleted " UINT64_FORMAT " rows of %s, but sealed %zu to erase",
-			 deleted, audit_guard_table_name(relid), e->n);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot erase rows of protected table %s: " UINT64_FORMAT " of the %zu rows sealed to erase were deleted",
+						audit_guard_table_name(relid), deleted, e->n),
+				 errdetail("An erasure records exactly the rows it deletes; a BEFORE DELETE trigger of the table that skips rows makes that impossible, so nothing was erased."),
+				 errhint("Make the table's BEFORE DELETE triggers return OLD, then run it again.")));
 }
 
 /* Record the erasure in history. */

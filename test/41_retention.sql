@@ -18,7 +18,7 @@
 -- says: (now() AT TIME ZONE 'UTC') - keep, a timestamp column read as UTC.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(251);
+SELECT plan(253);
 
 CREATE ROLE regress_ret_app;
 CREATE ROLE regress_ret_tblowner;
@@ -910,6 +910,23 @@ SELECT is(ARRAY(SELECT id FROM regress_ret.trig_log), ARRAY[7],
 		  '... which ran for the row purged');
 SELECT throws_like($$DELETE FROM regress_ret.trig$$, '%cannot delete rows from protected table regress_ret.trig%',
 				   'a DELETE of the table is still refused after purges');
+-- a BEFORE DELETE trigger that skips a row: nothing is erased
+CREATE FUNCTION regress_ret.keep_row() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+	RETURN NULL;
+END
+$f$;
+CREATE TRIGGER keep_row BEFORE DELETE ON regress_ret.trig
+	FOR EACH ROW EXECUTE FUNCTION regress_ret.keep_row();
+INSERT INTO regress_ret.trig VALUES (8, now() - interval '80 days');
+SET LOCAL ROLE regress_ret_owner;
+SELECT throws_ok($$SELECT audit_guard.purge('regress_ret.trig')$$, '55000',
+				 'cannot erase rows of protected table regress_ret.trig: 0 of the 1 rows sealed to erase were deleted',
+				 'purge() refuses when a trigger of the table skips a row');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM regress_ret.trig WHERE id = 8), 1::bigint,
+		  '... and the row is still there');
+DROP TRIGGER keep_row ON regress_ret.trig;
 SELECT is_empty($$SELECT * FROM audit_guard.verify('regress_ret.trig')$$,
 				'verify() of it finds no problem');
 
