@@ -107,18 +107,31 @@ erased_cmp(const void *a, const void *b, void *arg)
 						  e->key_offsets[y + 1] - e->key_offsets[y]);
 }
 
-/* Rows of block that are gone once this erasure is done: earlier ones + n. */
+/*
+ * True when no row of block is left once this erasure removes n more: the
+ * rows earlier erasures removed and these n are all it sealed.  The
+ * stored blocks are sorted by number (one seal a second makes millions).
+ */
 static bool
 erases_whole(EraseScan *e, int64 block, int64 n)
 {
-	int			i;
+	int			lo = 0;
+	int			hi = e->nstored - 1;
 
 	if (block == e->new_block)
 		return n == e->new_rows;
-	for (i = 0; i < e->nstored; i++)
-		if (e->stored[i].block == block)
-			return (e->stored[i].erased ? e->stored[i].erased->n : 0) + n ==
-				e->stored[i].row_count;
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		StoredBlock *b = &e->stored[mid];
+
+		if (b->block == block)
+			return (b->erased ? b->erased->n : 0) + n == b->row_count;
+		if (b->block < block)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
 	return false;
 }
 
