@@ -88,7 +88,6 @@ typedef struct Entries
 {
 	AgErasure  *items;
 	int			n;
-	List	   *whole;			/* blocks erased whole: drop their rows */
 } Entries;
 
 /* Order of the matched rows: by sealed block, then key. */
@@ -115,24 +114,12 @@ erased_cmp(const void *a, const void *b, void *arg)
 static bool
 erases_whole(EraseScan *e, int64 block, int64 n)
 {
-	int			lo = 0;
-	int			hi = e->nstored - 1;
+	StoredBlock *b;
 
 	if (block == e->new_block)
 		return n == e->new_rows;
-	while (lo <= hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-		StoredBlock *b = &e->stored[mid];
-
-		if (b->block == block)
-			return (b->erased ? b->erased->n : 0) + n == b->row_count;
-		if (b->block < block)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return false;
+	b = audit_guard_find_block(e->stored, e->nstored, block);
+	return b != NULL && (b->erased ? b->erased->n : 0) + n == b->row_count;
 }
 
 /*
@@ -168,9 +155,7 @@ build_entries(EraseScan *e)
 			;
 		item->sealed_block = block;
 		item->row_count = (int64) (j - i);
-		if (erases_whole(e, block, item->row_count))
-			result.whole = lappend(result.whole, item);
-		else
+		if (!erases_whole(e, block, item->row_count))
 		{
 			AgBuf		keys;
 			size_t		k;

@@ -41,7 +41,6 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datum.h"
-#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -73,7 +72,6 @@ read_own_retention(Oid relid, Interval **keep, char **column)
 {
 	Oid			table = audit_guard_retention_table();
 	Relation	rel;
-	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	bool		found = false;
@@ -81,8 +79,7 @@ read_own_retention(Oid relid, Interval **keep, char **column)
 	if (!OidIsValid(table))
 		return false;
 	rel = table_open(table, AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(rel, ag_primary_key_index(rel), true, NULL, 1, &key);
+	scan = audit_guard_scan_by_relid(rel, relid, NULL);
 	if ((tuple = systable_getnext(scan)) != NULL)
 	{
 		bool		isnull;
@@ -223,6 +220,7 @@ holds_young_rows(Oid relid, Interval **keep, char **column)
 	if (!audit_guard_retention_of(relid, keep, column, NULL))
 		return false;
 	bound = audit_guard_retention_bound(*keep);
+	LockRelationOid(relid, ShareLock);
 	tables = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ?
 		find_all_inheritors(relid, ShareLock, NULL) : list_make1_oid(relid);
 	foreach(lc, tables)
@@ -231,7 +229,6 @@ holds_young_rows(Oid relid, Interval **keep, char **column)
 
 		if (get_rel_relkind(table) != RELKIND_RELATION)
 			continue;
-		LockRelationOid(table, ShareLock);
 		if (leaf_holds_young_rows(table, *column, bound))
 			return true;
 	}

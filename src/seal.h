@@ -17,6 +17,7 @@
 #include "audit_guard.h"
 #include "seal_format.h"
 
+#include "access/genam.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "storage/itemptr.h"
@@ -171,8 +172,13 @@ extern char *audit_guard_slot_key_text(SealColumns *key, TupleTableSlot *slot);
 /* seal_data.c: stored seal data */
 extern Oid	audit_guard_seal_blocks_table(void);
 extern Oid	audit_guard_seal_rows_table(void);
+extern Oid	audit_guard_seal_erasures_table(void);
+extern SysScanDesc audit_guard_scan_by_relid(Relation rel, Oid relid,
+											 Snapshot snapshot);
 extern StoredBlock *audit_guard_read_blocks(Oid relid, Snapshot snapshot,
 											bool leaves, int *nblocks);
+extern StoredBlock *audit_guard_find_block(StoredBlock *blocks, int nblocks,
+										   int64 n);
 extern List *audit_guard_sealed_tables(Snapshot snapshot);
 extern List *audit_guard_key_sets(Relation rel, StoredBlock *blocks,
 								  int nblocks, bool hash, List **problems);

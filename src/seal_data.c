@@ -670,6 +670,13 @@ audit_guard_seal_rows_table(void)
 	return seal_table("seal_rows");
 }
 
+/* audit_guard.seal_erasures */
+Oid
+audit_guard_seal_erasures_table(void)
+{
+	return seal_table("seal_erasures");
+}
+
 /* A text[] datum as a C array of strings. */
 static const char **
 text_array(Datum datum, int *n)
@@ -699,9 +706,12 @@ copy_hash(Datum datum, unsigned char *out)
 	return true;
 }
 
-/* Open a scan of one of the seal tables over the rows of relid. */
-static SysScanDesc
-begin_seal_scan(Relation rel, Oid relid, Snapshot snapshot)
+/*
+ * Open a scan of one of audit_guard's tables keyed by relid first (the
+ * seal tables, the registry, retention) over the rows of relid.
+ */
+SysScanDesc
+audit_guard_scan_by_relid(Relation rel, Oid relid, Snapshot snapshot)
 {
 	ScanKeyData key;
 	Oid			index = ag_primary_key_index(rel);
@@ -751,7 +761,7 @@ read_headers(Oid relid, Snapshot snapshot)
 {
 	Relation	rel = table_open(audit_guard_seal_blocks_table(), AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-	SysScanDesc scan = begin_seal_scan(rel, relid, snapshot);
+	SysScanDesc scan = audit_guard_scan_by_relid(rel, relid, snapshot);
 	HeapTuple	tuple;
 	List	   *result = NIL;
 
@@ -786,9 +796,12 @@ read_headers(Oid relid, Snapshot snapshot)
 	return result;
 }
 
-/* Find the block numbered n in a sorted array, or NULL. */
-static StoredBlock *
-find_block(StoredBlock *blocks, int nblocks, int64 n)
+/*
+ * Find the block numbered n in an array sorted by number, or NULL (seal
+ * data, erasures and purge() look blocks up through this).
+ */
+StoredBlock *
+audit_guard_find_block(StoredBlock *blocks, int nblocks, int64 n)
 {
 	StoredBlock key = {.block = n};
 
@@ -820,12 +833,12 @@ audit_guard_read_blocks(Oid relid, Snapshot snapshot, bool leaves, int *nblocks)
 
 	rel = table_open(audit_guard_seal_rows_table(), AccessShareLock);
 	desc = RelationGetDescr(rel);
-	scan = begin_seal_scan(rel, relid, snapshot);
+	scan = audit_guard_scan_by_relid(rel, relid, snapshot);
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
 		bool		isnull;
 		int64		number = DatumGetInt64(heap_getattr(tuple, 2, desc, &isnull));
-		StoredBlock *block = find_block(blocks, n, number);
+		StoredBlock *block = audit_guard_find_block(blocks, n, number);
 		StoredChunk *chunk = palloc0(sizeof(StoredChunk));
 
 		chunk->chunk = DatumGetInt32(heap_getattr(tuple, 3, desc, &isnull));

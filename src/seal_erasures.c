@@ -21,7 +21,6 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -38,41 +37,6 @@ audit_guard_block_kind_name(BlockKind kind)
 		default:
 			return "seal";
 	}
-}
-
-/* audit_guard.seal_erasures */
-static Oid
-erasures_table(void)
-{
-	Oid			relid = get_relname_relid("seal_erasures", audit_guard_schema());
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("audit_guard table seal_erasures does not exist"),
-				 errhint("Run ALTER EXTENSION audit_guard UPDATE.")));
-	return relid;
-}
-
-/* Find the block numbered n in a sorted array, or NULL. */
-static StoredBlock *
-find_block(StoredBlock *blocks, int nblocks, int64 n)
-{
-	int			lo = 0;
-	int			hi = nblocks - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (blocks[mid].block == n)
-			return &blocks[mid];
-		if (blocks[mid].block < n)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NULL;
 }
 
 /* Order StoredErasures by sealed block. */
@@ -94,21 +58,17 @@ void
 audit_guard_read_erasures(Oid relid, Snapshot snapshot, StoredBlock *blocks,
 						  int nblocks)
 {
-	Relation	rel = table_open(erasures_table(), AccessShareLock);
+	Relation	rel = table_open(audit_guard_seal_erasures_table(), AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-	ScanKeyData key;
-	SysScanDesc scan;
+	SysScanDesc scan = audit_guard_scan_by_relid(rel, relid, snapshot);
 	HeapTuple	tuple;
 	int			i;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(rel, ag_primary_key_index(rel),
-							  OidIsValid(ag_primary_key_index(rel)), snapshot, 1, &key);
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
 		bool		isnull;
 		int64		number = DatumGetInt64(heap_getattr(tuple, 2, desc, &isnull));
-		StoredBlock *block = find_block(blocks, nblocks, number);
+		StoredBlock *block = audit_guard_find_block(blocks, nblocks, number);
 		StoredErasure *entry = palloc0(sizeof(StoredErasure));
 		Datum		keys;
 
@@ -186,7 +146,7 @@ static void
 apply_entry(Relation rel, StoredBlock *blocks, int nblocks, StoredBlock *block,
 			StoredErasure *entry, List **keys_of, List **problems)
 {
-	StoredBlock *target = find_block(blocks, nblocks, entry->sealed_block);
+	StoredBlock *target = audit_guard_find_block(blocks, nblocks, entry->sealed_block);
 	int			index;
 
 	if (target == NULL || !target->header || target->kind != BLOCK_SEAL ||

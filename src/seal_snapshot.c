@@ -166,6 +166,7 @@ audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
 	Relation	rel = table_open(audit_guard_seal_blocks_table(), AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	Oid			index = ag_primary_key_index(rel);
+	Relation	irel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
@@ -184,8 +185,8 @@ audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
 		return NULL;
 	}
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan_ordered(rel, index_open(index, AccessShareLock),
-									  snapshot, 1, &key);
+	irel = index_open(index, AccessShareLock);
+	scan = systable_beginscan_ordered(rel, irel, snapshot, 1, &key);
 	while ((tuple = systable_getnext_ordered(scan, BackwardScanDirection)) != NULL)
 	{
 		bool		isnull;
@@ -208,8 +209,8 @@ audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
 			result = parse_seal_snapshot(TextDatumGetCString(stored));
 		break;
 	}
-	index_close(scan->irel, NoLock);
 	systable_endscan_ordered(scan);
+	index_close(irel, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	return result;
 }
@@ -224,13 +225,10 @@ bool
 audit_guard_protected_since(Oid relid, Snapshot prev)
 {
 	Relation	rel = table_open(audit_guard_registry_relid(), AccessShareLock);
-	ScanKeyData key;
-	SysScanDesc scan;
+	SysScanDesc scan = audit_guard_scan_by_relid(rel, relid, NULL);
 	HeapTuple	tuple;
 	bool		result = false;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(rel, ag_primary_key_index(rel), true, NULL, 1, &key);
 	if ((tuple = systable_getnext(scan)) != NULL)
 		result = !XidInMVCCSnapshot(HeapTupleHeaderGetRawXmin(tuple->t_data), prev);
 	systable_endscan(scan);
