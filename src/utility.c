@@ -247,6 +247,35 @@ check_local_partition(Oid parent, Oid child)
 											 audit_guard_table_name(child));
 }
 
+/*
+ * DETACH PARTITION of a protected table, or from a protected one: for its
+ * designated owner, and never of rows younger than a retention.  The age
+ * of the rows is decided on the table the name gives once it is locked
+ * against INSERT (RangeVarGetRelid locks, then retries if a concurrent
+ * rename moved the name meanwhile); under that lock nobody can give the
+ * name to another table before DETACH looks it up.
+ */
+static void
+check_detach(AlterTableStmt *stmt, AlterTableCmd *cmd, Oid partition)
+{
+	RangeVar   *name = ((PartitionCmd *) cmd->def)->name;
+	bool		concurrent = cmd->subtype == AT_DetachPartition &&
+		((PartitionCmd *) cmd->def)->concurrent;
+	Oid			locked;
+
+	audit_guard_require_owner(partition, "DETACH PARTITION");
+	if (!OidIsValid(audit_guard_owner_of(partition)) &&
+		!OidIsValid(audit_guard_owner_of(relid_of(stmt->relation))))
+		return;
+	locked = RangeVarGetRelid(name, ShareLock, true);
+	if (!OidIsValid(locked))
+		return;					/* gone: DETACH says so */
+	if (locked != partition)
+		audit_guard_require_owner(locked, "DETACH PARTITION");
+	if (OidIsValid(audit_guard_owner_of(locked)))
+		audit_guard_check_retention_detach(locked, concurrent);
+}
+
 /* ALTER TABLE: refuse guarded subcommands on any protected target. */
 static void
 check_alter_table(AlterTableStmt *stmt)
@@ -290,13 +319,7 @@ check_alter_table(AlterTableStmt *stmt)
 				check_time_column_rewrite(cmd, relid);
 		}
 		if (OidIsValid(partition))
-		{
-			audit_guard_require_owner(partition, "DETACH PARTITION");
-			if (OidIsValid(audit_guard_owner_of(partition)))
-				audit_guard_check_retention_detach(partition,
-												   cmd->subtype == AT_DetachPartition &&
-												   ((PartitionCmd *) cmd->def)->concurrent);
-		}
+			check_detach(stmt, cmd, partition);
 		if (cmd->subtype == AT_AttachPartition)
 			check_local_partition(relid_of(stmt->relation),
 								  relid_of(((PartitionCmd *) cmd->def)->name));
