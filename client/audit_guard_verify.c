@@ -1373,16 +1373,6 @@ report_missing(Table *t)
 
 /* ---- printing keys ---- */
 
-/* "\x" and the hex of a key's encoding. */
-static char *
-key_hex(const unsigned char *key, size_t len)
-{
-	char	   *out = xmalloc(2 * len + 3);
-
-	ag_bytea_hex(key, len, out);
-	return out;
-}
-
 /*
  * A key as text: the server turns the binary fields back into values and
  * prints them (17, or (1,"a b") for a composite key).  Printing only: no
@@ -1403,7 +1393,7 @@ key_text(KeySet *set, const unsigned char *key, size_t len)
 	int			i;
 
 	if (set->missing)
-		return key_hex(key, len);
+		return ag_key_hex(key, len);
 	ag_buf_init(&sql);
 	ag_buf_append(&sql, set->nkeys > 1 ? "SELECT ROW(" : "SELECT ", set->nkeys > 1 ? 11 : 7);
 	for (i = 0; i < set->nkeys; i++)
@@ -1413,7 +1403,7 @@ key_text(KeySet *set, const unsigned char *key, size_t len)
 		char	   *param = xprintf("%s$%d", i > 0 ? ", " : "", i + 1);
 
 		if (flen < 0)
-			return key_hex(key, len);
+			return ag_key_hex(key, len);
 		values[i] = (const char *) data;
 		lengths[i] = flen;
 		formats[i] = 1;
@@ -1431,7 +1421,7 @@ key_text(KeySet *set, const unsigned char *key, size_t len)
 	free(values);
 	free(lengths);
 	free(formats);
-	return text ? text : key_hex(key, len);
+	return text ? text : ag_key_hex(key, len);
 }
 
 /* Fill in the key texts of a table's problems. */

@@ -551,16 +551,6 @@ audit_guard_slot_key_text(SealColumns *key, TupleTableSlot *slot)
 	return key_text_of(key, values);
 }
 
-/* "\x" and the hex of a key's encoding, when it cannot be read as values. */
-static char *
-key_hex(const unsigned char *enc, size_t len)
-{
-	char	   *out = palloc(2 * len + 3);
-
-	ag_bytea_hex(enc, len, out);
-	return out;
-}
-
 /*
  * Decode the key fields with the types' receive functions: inside a
  * subtransaction, because the bytes come from seal data that may have
@@ -613,7 +603,7 @@ decode_key(SealColumns *key, const unsigned char *enc, size_t len)
 		result = NULL;
 	}
 	PG_END_TRY();
-	return result ? result : key_hex(enc, len);
+	return result ? result : ag_key_hex(enc, len);
 }
 
 /* A stored key's text, for a problem report; its hex when unreadable. */
@@ -624,7 +614,7 @@ audit_guard_key_text(SealColumns *key, const unsigned char *enc, size_t len)
 	char	   *volatile text = NULL;
 
 	if (key == NULL || key->missing != NULL)
-		return key_hex(enc, len);
+		return ag_key_hex(enc, len);
 	encoding = audit_guard_encoding_begin();
 	PG_TRY();
 	{
@@ -1049,7 +1039,7 @@ skip_erased(StoredBlock *block, uint32 *next, const unsigned char *enc,
 			audit_guard_problem(problems, RelationGetRelid(rel), block->block,
 								"seal data edited",
 								"an erasure removes key %s, which the block did not seal",
-								key_hex(k->data, k->len));
+								ag_key_hex(k->data, k->len));
 	}
 	return false;
 }
@@ -1063,7 +1053,7 @@ unsealed_erasures(StoredBlock *block, uint32 next, Relation rel,
 		audit_guard_problem(problems, RelationGetRelid(rel), block->block,
 							"seal data edited",
 							"an erasure removes key %s, which the block did not seal",
-							key_hex(block->erased->keys[next].data,
+							ag_key_hex(block->erased->keys[next].data,
 									block->erased->keys[next].len));
 }
 

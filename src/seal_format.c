@@ -346,6 +346,16 @@ ag_bytea_hex(const unsigned char *data, size_t len, char *out)
 	ag_hex(data, len, out + 2);
 }
 
+/* The same in new memory (ag_fmt_alloc): how a key that cannot be read is shown. */
+char *
+ag_key_hex(const unsigned char *data, size_t len)
+{
+	char	   *out = ag_fmt_alloc(2 * len + 3);
+
+	ag_bytea_hex(data, len, out);
+	return out;
+}
+
 /* The value of one hex digit, or -1. */
 static int
 hex_digit(char c)

@@ -138,6 +138,9 @@ extern void ag_hex(const unsigned char *data, size_t len, char *out);
 /* "\x" and the hex of len bytes into out (2 * len + 3 bytes with the NUL). */
 extern void ag_bytea_hex(const unsigned char *data, size_t len, char *out);
 
+/* The same in memory from ag_fmt_alloc. */
+extern char *ag_key_hex(const unsigned char *data, size_t len);
+
 /* Parse exactly 2 * len hex digits; false when malformed. */
 extern bool ag_unhex(const char *hex, unsigned char *out, size_t len);
 
