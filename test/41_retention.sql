@@ -18,7 +18,7 @@
 -- says: (now() AT TIME ZONE 'UTC') - keep, a timestamp column read as UTC.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(253);
+SELECT plan(257);
 
 CREATE ROLE regress_ret_app;
 CREATE ROLE regress_ret_tblowner;
@@ -583,6 +583,21 @@ SELECT * FROM regress_ret.refused('designated owner', 'unprotect() with young ro
 SELECT * FROM regress_ret.refused('designated owner', 'DROP SCHEMA ... CASCADE over young rows',
 	$$DROP SCHEMA regress_ret CASCADE$$,
 	'23000: cannot drop protected table regress_ret.%: it holds rows younger than its retention');
+SELECT * FROM regress_ret.refused('designated owner', 'DROP OWNED BY the tables'' owner over young rows',
+	$$DROP OWNED BY regress_ret_tblowner CASCADE$$,
+	'23000: cannot drop protected table regress_ret.%: it holds rows younger than its retention');
+-- a SECURITY DEFINER function of the designated owner, called by the app:
+-- the DROP inside runs as the designated owner, and is still refused
+RESET ROLE;
+CREATE FUNCTION regress_ret.drop_log() RETURNS void LANGUAGE sql SECURITY DEFINER
+	AS $$ DROP TABLE regress_ret.log $$;
+ALTER FUNCTION regress_ret.drop_log() OWNER TO regress_ret_owner;
+GRANT EXECUTE ON FUNCTION regress_ret.drop_log() TO regress_ret_app;
+SET LOCAL ROLE regress_ret_app;
+SELECT * FROM regress_ret.refused('app', 'DROP TABLE inside a SECURITY DEFINER function of the designated owner',
+	$$SELECT regress_ret.drop_log()$$,
+	'23000: cannot drop protected table regress_ret.log: it holds rows younger than its retention');
+SET LOCAL ROLE regress_ret_owner;
 SELECT * FROM regress_ret.refused('designated owner', 'DROP COLUMN of the time column',
 	$$ALTER TABLE regress_ret.log DROP COLUMN at$$,
 	'23000: cannot drop column "at" of protected table regress_ret.log: it is the time column of the table''s retention');
