@@ -23,7 +23,8 @@
 #
 # Takes about three minutes on two cores.  Not part of `make bench`.
 # Environment: BENCH_INSTALL=0 uses the installed build; AG_KEEP=1 keeps
-# the directory (and the callgrind.out files) afterwards.
+# the directory (and the callgrind.out files) afterwards; CALLGRIND_ONLY=seal
+# measures seal() alone (a minute).
 
 set -euo pipefail
 
@@ -127,8 +128,10 @@ prepare() {
 		SELECT audit_guard.protect('seal_cg');
 		VACUUM ANALYZE seal_cg;
 	EOF
-	ag_psql -d postgres -c "CREATE DATABASE bench_$LARGE TEMPLATE bench_1"
-	ag_psql -d "bench_$LARGE" -c "CALL bench_protect_more($LARGE)"
+	if [ "${CALLGRIND_ONLY:-}" != seal ]; then
+		ag_psql -d postgres -c "CREATE DATABASE bench_$LARGE TEMPLATE bench_1"
+		ag_psql -d "bench_$LARGE" -c "CALL bench_protect_more($LARGE)"
+	fi
 	ag_cluster_stop
 	CG=$AG_DIR/cg
 	mkdir -p "$CG"
@@ -186,9 +189,23 @@ row() {
 			l, off, on, on - off, (on - off) * 100 / off, off / on, fixed / 1e6 }'
 }
 
+seal_table() {
+	measure_seal | {
+		read -r new again
+		echo "| seal(), per row, $SEAL_ROWS rows of about 200 bytes | Ir |"
+		echo "|---|--:|"
+		echo "| a new row: read, encoded, hashed, stored | $new |"
+		echo "| a row sealed already: read, skipped by its inserting transaction (the previous seal saw it) | $again |"
+	}
+}
+
 main() {
 	local out
 	prepare
+	if [ "${CALLGRIND_ONLY:-}" = seal ]; then
+		seal_table
+		return
+	fi
 	out=$(
 		echo "| workload | Ir/tx, library not loaded | Ir/tx, loaded | difference | ratio | one-time Ir per backend |"
 		echo "|---|--:|--:|--:|--:|--:|"
@@ -206,13 +223,7 @@ main() {
 	echo "One-time: what the loaded backend executes beyond the other, apart"
 	echo "from the per-transaction difference (library load, registry cache)."
 	echo
-	measure_seal | {
-		read -r new again
-		echo "| seal(), per row, $SEAL_ROWS rows of about 200 bytes | Ir |"
-		echo "|---|--:|"
-		echo "| a new row: read, encoded, hashed, stored | $new |"
-		echo "| a row sealed already: read, skipped by its inserting transaction (the previous seal saw it) | $again |"
-	}
+	seal_table
 	echo
 	echo "Sealing every second at R inserts/s into a table of T rows costs, in the"
 	echo "backend that calls seal(), about T x (row sealed already) + R x (new row)"
