@@ -1242,17 +1242,25 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'audit_guard_redact'
 LANGUAGE C VOLATILE;
 
-/* The retention that applies to tbl: its own, or its nearest ancestor's. */
+/*
+ * The retention that applies to tbl: the longest of its own and its
+ * ancestors'.  A partition whose DETACH ... CONCURRENTLY has not completed
+ * is still one (pg_partition_ancestors() would stop there).
+ */
 CREATE FUNCTION audit_guard.retention_of(tbl regclass)
 RETURNS TABLE (keep interval, time_column name, set_on regclass)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+	WITH RECURSIVE t (relid, depth) AS (
+		SELECT tbl::oid, 0
+		UNION ALL
+		SELECT i.inhparent, t.depth + 1
+		  FROM t
+		  JOIN pg_catalog.pg_class c ON c.oid = t.relid AND c.relispartition
+		  JOIN pg_catalog.pg_inherits i ON i.inhrelid = t.relid)
 	SELECT r.keep, r.time_column, r.relid
-	  FROM (SELECT tbl::oid AS relid, 0 AS depth
-			UNION ALL
-			SELECT a.relid, a.level FROM pg_catalog.pg_partition_ancestors(tbl) WITH ORDINALITY AS a (relid, level)
-			 WHERE a.relid <> tbl) AS t
+	  FROM t
 	  JOIN audit_guard.retention r ON r.relid = t.relid
 	 ORDER BY r.keep DESC, t.depth
 	 LIMIT 1

@@ -94,6 +94,7 @@ extern TableDef *audit_guard_read_definition(Oid relid, Snapshot snapshot);
 extern DefinitionChange audit_guard_compare_definitions(TableDef *before,
 														TableDef *after,
 														const DefinitionRules *rules);
+extern List *audit_guard_parents_left(TableDef *before, TableDef *after);
 extern bool audit_guard_same_lines(List *a, List *b);
 extern List *audit_guard_catalog_lines(Oid catalog, Oid index, AttrNumber keyatt,
 									   Oid relid, Snapshot snapshot,
@@ -164,7 +165,8 @@ extern bool audit_guard_retention_of(Oid relid, Interval **keep,
 extern int64 audit_guard_retention_bound(Interval *keep);
 extern bool audit_guard_time_is_young(Datum value, Oid typid, int64 bound);
 extern void audit_guard_check_retention_drop(Oid relid);
-extern void audit_guard_check_retention_detach(Oid relid, bool concurrently);
+extern void audit_guard_check_retention_detach_concurrently(Oid relid);
+extern void audit_guard_check_retention_left(Oid relid, List *former_parents);
 extern void audit_guard_check_retention_column(Oid relid, const char *column,
 											   const char *operation);
 extern void audit_guard_check_retention_unprotect(List *tables);

@@ -562,6 +562,19 @@ compare_triggers(List *before, List *after, const DefinitionRules *rules,
 }
 
 /*
+ * The partition parent before had and after no longer has (DETACH), as a
+ * list; NIL for a table that was no partition (inheritance children are
+ * outside any retention of their parent).
+ */
+List *
+audit_guard_parents_left(TableDef *before, TableDef *after)
+{
+	if (!before->exists || !after->exists || !before->cls.relispartition)
+		return NIL;
+	return list_difference_oid(before->parents, after->parents);
+}
+
+/*
  * Compare two readings of one table and report the most severe change,
  * with the operation to name in a refusal.
  */

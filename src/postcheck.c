@@ -267,6 +267,8 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 	CommandId	from = checked_upto(relid);
 	Snapshot	before,
 				after;
+	TableDef   *def_before,
+			   *def_after;
 	DefinitionChange change;
 
 	/* after a catalog edit, what audit_guard was before it is what counts */
@@ -287,9 +289,9 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 
 	before = snapshot_at(base, from);
 	after = snapshot_at(base, now);
-	change = audit_guard_compare_definitions(audit_guard_read_definition(relid, before),
-											 audit_guard_read_definition(relid, after),
-											 &rules);
+	def_before = audit_guard_read_definition(relid, before);
+	def_after = audit_guard_read_definition(relid, after);
+	change = audit_guard_compare_definitions(def_before, def_after, &rules);
 	UnregisterSnapshot(before);
 	UnregisterSnapshot(after);
 
@@ -297,6 +299,10 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 		audit_guard_refuse_catalog_edit(relid);
 	if (!(own && audit_guard_in_own_script()))
 		refuse(relid, own, change);
+	/* DETACH: a former parent's retention may not lose young rows */
+	if (!own)
+		audit_guard_check_retention_left(relid,
+										 audit_guard_parents_left(def_before, def_after));
 	set_checked(relid, now);
 }
 

@@ -94,14 +94,22 @@ read_own_retention(Oid relid, Interval **keep, char **column)
 	return found;
 }
 
-/* relid and its partition ancestors, nearest first. */
+/*
+ * relid and its partition ancestors, nearest first.  A partition whose
+ * DETACH ... CONCURRENTLY has not completed is still one: its rows are
+ * still under the retention of its parent (get_partition_ancestors()
+ * stops there, as queries do).
+ */
 static List *
 self_and_ancestors(Oid relid)
 {
 	List	   *result = list_make1_oid(relid);
 
-	if (get_rel_relispartition(relid))
-		result = list_concat(result, get_partition_ancestors(relid));
+	while (get_rel_relispartition(relid))
+	{
+		relid = get_partition_parent(relid, true);
+		result = lappend_oid(result, relid);
+	}
 	return result;
 }
 
@@ -205,21 +213,18 @@ leaf_holds_young_rows(Oid relid, const char *column, int64 bound)
 }
 
 /*
- * True when relid, or any of its partitions, holds a row younger than its
- * retention.  Each table with storage is locked against INSERT first
+ * True when relid, or any of its partitions, holds a row younger than
+ * keep by column.  Each table with storage is locked against INSERT first
  * (ShareLock, kept to the end of the transaction), so that no young row
  * commits after it was looked at.
  */
 static bool
-holds_young_rows(Oid relid, Interval **keep, char **column)
+young_rows_under(Oid relid, Interval *keep, const char *column)
 {
 	List	   *tables;
 	ListCell   *lc;
-	int64		bound;
+	int64		bound = audit_guard_retention_bound(keep);
 
-	if (!audit_guard_retention_of(relid, keep, column, NULL))
-		return false;
-	bound = audit_guard_retention_bound(*keep);
 	LockRelationOid(relid, ShareLock);
 	tables = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ?
 		find_all_inheritors(relid, ShareLock, NULL) : list_make1_oid(relid);
@@ -229,10 +234,19 @@ holds_young_rows(Oid relid, Interval **keep, char **column)
 
 		if (get_rel_relkind(table) != RELKIND_RELATION)
 			continue;
-		if (leaf_holds_young_rows(table, *column, bound))
+		if (leaf_holds_young_rows(table, column, bound))
 			return true;
 	}
 	return false;
+}
+
+/* True when relid, or any of its partitions, holds a row younger than its retention. */
+static bool
+holds_young_rows(Oid relid, Interval **keep, char **column)
+{
+	if (!audit_guard_retention_of(relid, keep, column, NULL))
+		return false;
+	return young_rows_under(relid, *keep, *column);
 }
 
 /*
@@ -272,34 +286,61 @@ audit_guard_check_retention_drop(Oid relid)
 }
 
 /*
- * DETACH PARTITION: refused while the partition holds young rows.
- * DETACH ... CONCURRENTLY is refused while any retention applies: it
- * commits after its first step, releasing the lock taken here against
- * INSERT, and completes in a second transaction, so a young row inserted
- * into the partition in between would leave the retention with it.
+ * DETACH PARTITION ... CONCURRENTLY: refused while any retention applies.
+ * It commits after its first step and completes in a second transaction,
+ * so a young row inserted into the partition in between would leave the
+ * retention with it.  A plain DETACH is decided after it ran, on the table
+ * it detached (audit_guard_check_retention_left).
  */
 void
-audit_guard_check_retention_detach(Oid relid, bool concurrently)
+audit_guard_check_retention_detach_concurrently(Oid relid)
 {
 	Interval   *keep;
 	char	   *column;
 
-	if (concurrently && audit_guard_retention_of(relid, &keep, &column, NULL))
+	if (!audit_guard_retention_of(relid, &keep, &column, NULL))
+		return;
+	audit_guard_log_refusal(relid, "DETACH PARTITION CONCURRENTLY",
+							AG_ERRCODE_APPEND_ONLY);
+	ereport(ERROR,
+			(errcode(AG_ERRCODE_APPEND_ONLY),
+			 errmsg("cannot detach protected table %s concurrently: a retention applies to it",
+					audit_guard_table_name(relid)),
+			 errdetail("DETACH PARTITION ... CONCURRENTLY completes in a second transaction, after the check that every row of %s is older than %s by column \"%s\", so a row inserted in between would leave the retention.",
+					   audit_guard_table_name(relid),
+					   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep))),
+					   column),
+			 errhint("Detach it without CONCURRENTLY.")));
+}
+
+/*
+ * DETACH PARTITION, decided after the statement took relid out of its
+ * former partition parents (postcheck.c): on the table PostgreSQL actually
+ * detached and holds locked, whatever names the statement gave and
+ * however they resolved while it waited for its locks.  Refused when the
+ * retention of a former parent covered relid, relid's own retention keeps
+ * rows for less, and relid holds a row younger than the former one.
+ */
+void
+audit_guard_check_retention_left(Oid relid, List *former_parents)
+{
+	ListCell   *lc;
+
+	foreach(lc, former_parents)
 	{
-		audit_guard_log_refusal(relid, "DETACH PARTITION CONCURRENTLY",
-								AG_ERRCODE_APPEND_ONLY);
-		ereport(ERROR,
-				(errcode(AG_ERRCODE_APPEND_ONLY),
-				 errmsg("cannot detach protected table %s concurrently: a retention applies to it",
-						audit_guard_table_name(relid)),
-				 errdetail("DETACH PARTITION ... CONCURRENTLY completes in a second transaction, after the check that every row of %s is older than %s by column \"%s\", so a row inserted in between would leave the retention.",
-						   audit_guard_table_name(relid),
-						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep))),
-						   column),
-				 errhint("Detach it without CONCURRENTLY.")));
+		Interval   *keep,
+				   *own_keep;
+		char	   *column,
+				   *own_column;
+
+		if (!audit_guard_retention_of(lfirst_oid(lc), &keep, &column, NULL))
+			continue;
+		if (read_own_retention(relid, &own_keep, &own_column) &&
+			keep_cmp(own_keep, keep) >= 0 && strcmp(own_column, column) == 0)
+			continue;			/* its own retention keeps them as long */
+		if (young_rows_under(relid, keep, column))
+			refuse_young(relid, "detach", "DETACH PARTITION", keep, column);
 	}
-	if (holds_young_rows(relid, &keep, &column))
-		refuse_young(relid, "detach", "DETACH PARTITION", keep, column);
 }
 
 /* unprotect() of tables (a table and its partitions): the same. */

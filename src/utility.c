@@ -249,31 +249,20 @@ check_local_partition(Oid parent, Oid child)
 
 /*
  * DETACH PARTITION of a protected table, or from a protected one: for its
- * designated owner, and never of rows younger than a retention.  The age
- * of the rows is decided on the table the name gives once it is locked
- * against INSERT (RangeVarGetRelid locks, then retries if a concurrent
- * rename moved the name meanwhile); under that lock nobody can give the
- * name to another table before DETACH looks it up.
+ * designated owner.  CONCURRENTLY is refused under a retention here,
+ * before its first transaction commits.  Whether a plain DETACH takes rows
+ * younger than a retention away is decided after it ran, on the table it
+ * actually detached and holds locked (postcheck.c): the names given here
+ * may resolve to other tables once DETACH has waited for its locks.
  */
 static void
-check_detach(AlterTableStmt *stmt, AlterTableCmd *cmd, Oid partition)
+check_detach(AlterTableCmd *cmd, Oid partition)
 {
-	RangeVar   *name = ((PartitionCmd *) cmd->def)->name;
-	bool		concurrent = cmd->subtype == AT_DetachPartition &&
-		((PartitionCmd *) cmd->def)->concurrent;
-	Oid			locked;
-
 	audit_guard_require_owner(partition, "DETACH PARTITION");
-	if (!OidIsValid(audit_guard_owner_of(partition)) &&
-		!OidIsValid(audit_guard_owner_of(relid_of(stmt->relation))))
-		return;
-	locked = RangeVarGetRelid(name, ShareLock, true);
-	if (!OidIsValid(locked))
-		return;					/* gone: DETACH says so */
-	if (locked != partition)
-		audit_guard_require_owner(locked, "DETACH PARTITION");
-	if (OidIsValid(audit_guard_owner_of(locked)))
-		audit_guard_check_retention_detach(locked, concurrent);
+	if (cmd->subtype == AT_DetachPartition &&
+		((PartitionCmd *) cmd->def)->concurrent &&
+		OidIsValid(audit_guard_owner_of(partition)))
+		audit_guard_check_retention_detach_concurrently(partition);
 }
 
 /* ALTER TABLE: refuse guarded subcommands on any protected target. */
@@ -319,7 +308,7 @@ check_alter_table(AlterTableStmt *stmt)
 				check_time_column_rewrite(cmd, relid);
 		}
 		if (OidIsValid(partition))
-			check_detach(stmt, cmd, partition);
+			check_detach(cmd, partition);
 		if (cmd->subtype == AT_AttachPartition)
 			check_local_partition(relid_of(stmt->relation),
 								  relid_of(((PartitionCmd *) cmd->def)->name));
