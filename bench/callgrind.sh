@@ -128,6 +128,17 @@ prepare() {
 		SELECT audit_guard.protect('seal_cg');
 		VACUUM ANALYZE seal_cg;
 	EOF
+	# the same 20,000 rows in audit_guarded, never sealed and sealed
+	ag_psql -d postgres -c "CREATE DATABASE bench_unsealed TEMPLATE bench_1"
+	ag_psql -d bench_unsealed -v rows=$SEAL_ROWS >/dev/null <<-'EOF'
+		INSERT INTO audit_guarded (actor, action, payload)
+		SELECT g, 'login', jsonb_build_object('actor', g, 'ip', '203.0.113.' || g % 254,
+											  'client', 'pgbench', 'session', md5(g::text))
+		  FROM generate_series(1, :rows) g;
+		VACUUM ANALYZE audit_guarded;
+	EOF
+	ag_psql -d postgres -c "CREATE DATABASE bench_sealed TEMPLATE bench_unsealed"
+	ag_psql -d bench_sealed -c "SELECT count(*) FROM audit_guard.seal('audit_guarded')" >/dev/null
 	if [ "${CALLGRIND_ONLY:-}" != seal ]; then
 		ag_psql -d postgres -c "CREATE DATABASE bench_$LARGE TEMPLATE bench_1"
 		ag_psql -d "bench_$LARGE" -c "CALL bench_protect_more($LARGE)"
@@ -170,6 +181,22 @@ measure() {
 				 printf "%.0f %.0f %.0f\n", off, on, (b - a) - s * (on - off) }'
 }
 
+# INSERT with the library loaded, into audit_guarded never sealed and
+# sealed (the same rows): "Ir/tx unsealed, Ir/tx sealed".
+measure_sealed_insert() {
+	local a b c d
+	say "INSERT into a table never sealed and sealed"
+	ir insert.unsealed.short audit_guard bench_unsealed insert $SHORT >"$CG/ins.1" &
+	ir insert.sealed.short audit_guard bench_sealed insert $SHORT >"$CG/ins.2"
+	wait $! || die "insert.unsealed.short failed"
+	ir insert.unsealed.long audit_guard bench_unsealed insert $LONG >"$CG/ins.3" &
+	ir insert.sealed.long audit_guard bench_sealed insert $LONG >"$CG/ins.4"
+	wait $! || die "insert.unsealed.long failed"
+	a=$(cat "$CG/ins.1") b=$(cat "$CG/ins.2") c=$(cat "$CG/ins.3") d=$(cat "$CG/ins.4")
+	awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v n=$((LONG - SHORT)) \
+		'BEGIN { printf "%.0f %.0f\n", (c - a) / n, (d - b) / n }'
+}
+
 # seal() per row: "Ir per new row sealed, Ir per sealed row re-read".
 measure_seal() {
 	local base once twice
@@ -190,6 +217,15 @@ row() {
 }
 
 seal_table() {
+	measure_sealed_insert | {
+		read -r unsealed sealed
+		echo "| INSERT jsonb, library loaded, $SEAL_ROWS rows in the table | Ir/tx |"
+		echo "|---|--:|"
+		echo "| never sealed | $unsealed |"
+		echo "| every row sealed (seal() ran before) | $sealed |"
+		awk -v u="$unsealed" -v s="$sealed" 'BEGIN { printf "| ratio never / sealed | %.4f |\n", u / s }'
+	}
+	echo
 	measure_seal | {
 		read -r new again
 		echo "| seal(), per row, $SEAL_ROWS rows of about 200 bytes | Ir |"
