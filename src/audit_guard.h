@@ -50,7 +50,6 @@ extern Oid	audit_guard_registry_relid(void);
 extern Oid	audit_guard_history_relid(void);
 extern Oid	audit_guard_guard_function(void);
 extern Oid	audit_guard_schema(void);
-extern bool audit_guard_is_designated_owner(Oid relid);
 extern bool audit_guard_is_guard_trigger(Form_pg_trigger trig);
 extern bool audit_guard_has_trigger(Oid relid, bool (*match) (Form_pg_trigger trig));
 

@@ -38,6 +38,7 @@
 #include "commands/extension.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
@@ -632,18 +633,6 @@ audit_guard_schema(void)
 {
 	ensure_cache();
 	return cache.schema;
-}
-
-/*
- * The designated-owner test: membership of current_user in the owner role,
- * where superuser status does not count.
- */
-bool
-audit_guard_is_designated_owner(Oid relid)
-{
-	Oid			owner = audit_guard_owner_of(relid);
-
-	return OidIsValid(owner) && is_member_of_role_nosuper(GetUserId(), owner);
 }
 
 /* True for a trigger that runs audit_guard's guard function. */
