@@ -127,6 +127,16 @@ pg_noreturn extern void audit_guard_refuse_definition(Oid relid, const char *ope
 extern void audit_guard_refuse_surgery(Oid funcoid);
 extern void audit_guard_refuse_preload_change(const char *how);
 extern void audit_guard_refuse_catalog_truncate(Oid relid);
+extern char *audit_guard_interval_text(Interval *keep);
+pg_noreturn extern void audit_guard_refuse_young(Oid relid, const char *operation,
+												 const char *statement, Interval *keep,
+												 const char *column);
+pg_noreturn extern void audit_guard_refuse_detach_concurrently(Oid relid, Interval *keep,
+															   const char *column);
+pg_noreturn extern void audit_guard_refuse_time_column(Oid relid, const char *column,
+													   const char *operation, Oid set_on);
+pg_noreturn extern void audit_guard_refuse_lower_retention(Oid relid, Interval *keep,
+														   Interval *current, Oid set_on);
 extern void audit_guard_refuse_load(const char *filename);
 extern void audit_guard_refuse_foreign_partition(Oid parent, const char *child);
 extern char *audit_guard_table_name(Oid relid);

@@ -12,6 +12,9 @@
  *	42501	DDL or a setting that would switch the guard off, run by a role
  *			that is not the designated owner; direct writes to the
  *			extension's tables or to guard rows of pg_trigger
+ *	23000	also, under a retention (retention.c): removing rows younger
+ *			than it, or the table or partition holding them, lowering it,
+ *			changing its time column; refused for every role
  *
  * Every refusal first writes one LOG line in a fixed form (log_refusal),
  * so that a log collector can alert on attempts.  Where a designated owner
@@ -27,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/timestamp.h"
 
 /* The table's schema-qualified name, or its OID when it has none left. */
 char *
@@ -470,4 +474,85 @@ audit_guard_refuse_catalog_truncate(Oid relid)
 					audit_guard_table_name(relid)),
 			 errdetail("Emptying a catalog would remove the guard triggers, rules or registry entries that protect the tables."),
 			 errhint("There is no reason to truncate a system catalog; restore from a backup instead.")));
+}
+
+/* An interval as PostgreSQL prints it, for retention messages. */
+char *
+audit_guard_interval_text(Interval *keep)
+{
+	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep)));
+}
+
+/*
+ * operation (a verb: drop, detach, unprotect) of relid, which holds rows
+ * younger than its retention (23000, every role).  statement names it in
+ * the LOG line.
+ */
+void
+audit_guard_refuse_young(Oid relid, const char *operation, const char *statement,
+						 Interval *keep, const char *column)
+{
+	log_refusal(relid, statement, AG_ERRCODE_APPEND_ONLY);
+	ereport(ERROR,
+			(errcode(AG_ERRCODE_APPEND_ONLY),
+			 errmsg("cannot %s protected table %s: it holds rows younger than its retention",
+					operation, audit_guard_table_name(relid)),
+			 errdetail("Rows of %s are kept for %s by column \"%s\" (audit_guard.set_retention()); no role may remove them, or the table or partition holding them, before then.",
+					   audit_guard_table_name(relid), audit_guard_interval_text(keep), column),
+			 errhint("Wait until every row is older than the retention; audit_guard.purge() removes the rows that are.")));
+}
+
+/* DETACH PARTITION ... CONCURRENTLY of relid, under a retention (23000). */
+void
+audit_guard_refuse_detach_concurrently(Oid relid, Interval *keep, const char *column)
+{
+	log_refusal(relid, "DETACH PARTITION CONCURRENTLY", AG_ERRCODE_APPEND_ONLY);
+	ereport(ERROR,
+			(errcode(AG_ERRCODE_APPEND_ONLY),
+			 errmsg("cannot detach protected table %s concurrently: a retention applies to it",
+					audit_guard_table_name(relid)),
+			 errdetail("DETACH PARTITION ... CONCURRENTLY completes in a second transaction, after the check that every row of %s is older than %s by column \"%s\", so a row inserted in between would leave the retention.",
+					   audit_guard_table_name(relid), audit_guard_interval_text(keep), column),
+			 errhint("Detach it without CONCURRENTLY.")));
+}
+
+/*
+ * operation (drop column, rename column, ...) on column, the time column
+ * of the retention set on set_on that covers relid (23000).
+ */
+void
+audit_guard_refuse_time_column(Oid relid, const char *column, const char *operation,
+							   Oid set_on)
+{
+	char	   *statement = pstrdup(operation);
+	char	   *p;
+
+	/* "drop column" -> DROP COLUMN in the LOG line */
+	for (p = statement; *p; p++)
+		*p = pg_toupper((unsigned char) *p);
+	log_refusal(relid, statement, AG_ERRCODE_APPEND_ONLY);
+	ereport(ERROR,
+			(errcode(AG_ERRCODE_APPEND_ONLY),
+			 errmsg("cannot %s \"%s\" of protected table %s: it is the time column of the table's retention",
+					operation, column, audit_guard_table_name(relid)),
+			 errdetail("The retention set on %s keeps rows by column \"%s\"; it can be raised, never removed.",
+					   audit_guard_table_name(set_on), column),
+			 errhint("Add a column instead of changing this one.")));
+}
+
+/* set_retention() of a keep lower than the one in force, set on set_on (23000). */
+void
+audit_guard_refuse_lower_retention(Oid relid, Interval *keep, Interval *current,
+								   Oid set_on)
+{
+	log_refusal(relid, "audit_guard.set_retention()", AG_ERRCODE_APPEND_ONLY);
+	ereport(ERROR,
+			(errcode(AG_ERRCODE_APPEND_ONLY),
+			 errmsg("cannot lower the retention of protected table %s from %s to %s",
+					audit_guard_table_name(relid), audit_guard_interval_text(current),
+					audit_guard_interval_text(keep)),
+			 errdetail("The retention set on %s can be raised, never lowered or removed, by any role.",
+					   audit_guard_table_name(set_on)),
+			 errhint("Call audit_guard.set_retention() with a keep of %s or more.",
+					 audit_guard_interval_text(current))));
 }

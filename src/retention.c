@@ -249,28 +249,6 @@ holds_young_rows(Oid relid, Interval **keep, char **column)
 	return young_rows_under(relid, *keep, *column);
 }
 
-/*
- * Refuse operation on relid: it holds rows younger than its retention.
- * statement names it in the refusal's LOG line.
- */
-pg_noreturn static void
-refuse_young(Oid relid, const char *operation, const char *statement,
-			 Interval *keep, const char *column)
-{
-	char	   *keep_text = DatumGetCString(DirectFunctionCall1(interval_out,
-																IntervalPGetDatum(keep)));
-
-	audit_guard_log_refusal(relid, statement, AG_ERRCODE_APPEND_ONLY);
-	ereport(ERROR,
-			(errcode(AG_ERRCODE_APPEND_ONLY),
-			 errmsg("cannot %s protected table %s: it holds rows younger than its retention",
-					operation, audit_guard_table_name(relid)),
-			 errdetail("Rows of %s are kept for %s by column \"%s\" (audit_guard.set_retention()); no role may remove them, or the table or partition holding them, before then.",
-					   audit_guard_table_name(relid), keep_text, column),
-			 errhint("Wait until every row is older than the retention; audit_guard.purge() removes the rows that are.")));
-	pg_unreachable();
-}
-
 /* DROP TABLE of a protected table: refused while it holds young rows. */
 void
 audit_guard_check_retention_drop(Oid relid)
@@ -282,7 +260,7 @@ audit_guard_check_retention_drop(Oid relid)
 	if (get_rel_relkind(relid) != RELKIND_RELATION)
 		return;
 	if (holds_young_rows(relid, &keep, &column))
-		refuse_young(relid, "drop", "DROP TABLE", keep, column);
+		audit_guard_refuse_young(relid, "drop", "DROP TABLE", keep, column);
 }
 
 /*
@@ -298,19 +276,8 @@ audit_guard_check_retention_detach_concurrently(Oid relid)
 	Interval   *keep;
 	char	   *column;
 
-	if (!audit_guard_retention_of(relid, &keep, &column, NULL))
-		return;
-	audit_guard_log_refusal(relid, "DETACH PARTITION CONCURRENTLY",
-							AG_ERRCODE_APPEND_ONLY);
-	ereport(ERROR,
-			(errcode(AG_ERRCODE_APPEND_ONLY),
-			 errmsg("cannot detach protected table %s concurrently: a retention applies to it",
-					audit_guard_table_name(relid)),
-			 errdetail("DETACH PARTITION ... CONCURRENTLY completes in a second transaction, after the check that every row of %s is older than %s by column \"%s\", so a row inserted in between would leave the retention.",
-					   audit_guard_table_name(relid),
-					   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep))),
-					   column),
-			 errhint("Detach it without CONCURRENTLY.")));
+	if (audit_guard_retention_of(relid, &keep, &column, NULL))
+		audit_guard_refuse_detach_concurrently(relid, keep, column);
 }
 
 /*
@@ -339,7 +306,7 @@ audit_guard_check_retention_left(Oid relid, List *former_parents)
 			keep_cmp(own_keep, keep) >= 0 && strcmp(own_column, column) == 0)
 			continue;			/* its own retention keeps them as long */
 		if (young_rows_under(relid, keep, column))
-			refuse_young(relid, "detach", "DETACH PARTITION", keep, column);
+			audit_guard_refuse_young(relid, "detach", "DETACH PARTITION", keep, column);
 	}
 }
 
@@ -356,7 +323,7 @@ audit_guard_check_retention_unprotect(List *tables)
 
 		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_RELATION &&
 			holds_young_rows(lfirst_oid(lc), &keep, &column))
-			refuse_young(lfirst_oid(lc), "unprotect", "audit_guard.unprotect()",
+			audit_guard_refuse_young(lfirst_oid(lc), "unprotect", "audit_guard.unprotect()",
 						 keep, column);
 	}
 }
@@ -373,35 +340,15 @@ audit_guard_check_retention_column(Oid relid, const char *column,
 	Interval   *keep;
 	char	   *time_column;
 	Oid			set_on;
-	char	   *statement;
-	char	   *p;
 
 	if (column == NULL ||
 		!audit_guard_retention_of(relid, &keep, &time_column, &set_on) ||
 		strcmp(column, time_column) != 0)
 		return;
-	/* "drop column" -> DROP COLUMN in the LOG line */
-	statement = pstrdup(operation);
-	for (p = statement; *p; p++)
-		*p = pg_toupper((unsigned char) *p);
-	audit_guard_log_refusal(relid, statement, AG_ERRCODE_APPEND_ONLY);
-	ereport(ERROR,
-			(errcode(AG_ERRCODE_APPEND_ONLY),
-			 errmsg("cannot %s \"%s\" of protected table %s: it is the time column of the table's retention",
-					operation, column, audit_guard_table_name(relid)),
-			 errdetail("The retention set on %s keeps rows by column \"%s\"; it can be raised, never removed.",
-					   audit_guard_table_name(set_on), column),
-			 errhint("Add a column instead of changing this one.")));
+	audit_guard_refuse_time_column(relid, column, operation, set_on);
 }
 
 /* ---- set_retention() ---- */
-
-/* keep as text, for messages and the result. */
-static char *
-interval_text(Interval *keep)
-{
-	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep)));
-}
 
 /* Ensure column is a NOT NULL timestamptz, timestamp or date column of relid. */
 static void
@@ -450,26 +397,9 @@ check_keep(Interval *keep)
 	if (keep_cmp(keep, &zero) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("retention must be positive, not %s", interval_text(keep)),
+				 errmsg("retention must be positive, not %s", audit_guard_interval_text(keep)),
 				 errhint("Give the time rows must be kept, for example interval '7 years'.")));
 	(void) audit_guard_retention_bound(keep);	/* errors when out of range */
-}
-
-/* Refuse a keep lower than one in force. */
-pg_noreturn static void
-refuse_lower(Oid relid, Interval *keep, Interval *current, Oid set_on)
-{
-	audit_guard_log_refusal(relid, "audit_guard.set_retention()", AG_ERRCODE_APPEND_ONLY);
-	ereport(ERROR,
-			(errcode(AG_ERRCODE_APPEND_ONLY),
-			 errmsg("cannot lower the retention of protected table %s from %s to %s",
-					audit_guard_table_name(relid), interval_text(current),
-					interval_text(keep)),
-			 errdetail("The retention set on %s can be raised, never lowered or removed, by any role.",
-					   audit_guard_table_name(set_on)),
-			 errhint("Call audit_guard.set_retention() with a keep of %s or more.",
-					 interval_text(current))));
-	pg_unreachable();
 }
 
 /* Refuse a time column other than the one a related retention uses. */
@@ -506,7 +436,7 @@ check_related(Oid relid, Interval *keep, const char *column)
 		if (strcmp(c, column) != 0)
 			refuse_other_column(relid, column, c, lfirst_oid(lc));
 		if (keep_cmp(keep, k) < 0)
-			refuse_lower(relid, keep, k, lfirst_oid(lc));
+			audit_guard_refuse_lower_retention(relid, keep, k, lfirst_oid(lc));
 	}
 	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
 		return;
@@ -623,19 +553,19 @@ audit_guard_set_retention(PG_FUNCTION_ARGS)
 	if (exists && strcmp(current_column, column) != 0)
 		refuse_other_column(relid, column, current_column, relid);
 	if (exists && keep_cmp(keep, current) < 0)
-		refuse_lower(relid, keep, current, relid);
+		audit_guard_refuse_lower_retention(relid, keep, current, relid);
 	check_related(relid, keep, column);
 	if (exists && keep_cmp(keep, current) == 0)
 		PG_RETURN_TEXT_P(cstring_to_text(psprintf("retention of %s unchanged: rows younger than %s by column %s are kept",
 												  audit_guard_table_name(relid),
-												  interval_text(keep), quote_identifier(column))));
+												  audit_guard_interval_text(keep), quote_identifier(column))));
 	write_retention(relid, keep, column, exists);
 	if (exists)
 		PG_RETURN_TEXT_P(cstring_to_text(psprintf("retention of %s raised from %s to %s by column %s",
 												  audit_guard_table_name(relid),
-												  interval_text(current), interval_text(keep),
+												  audit_guard_interval_text(current), audit_guard_interval_text(keep),
 												  quote_identifier(column))));
 	PG_RETURN_TEXT_P(cstring_to_text(psprintf("retention of %s set: rows younger than %s by column %s are kept",
 											  audit_guard_table_name(relid),
-											  interval_text(keep), quote_identifier(column))));
+											  audit_guard_interval_text(keep), quote_identifier(column))));
 }
