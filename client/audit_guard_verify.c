@@ -123,11 +123,7 @@ typedef struct Problem
 	const char *problem;
 	char	   *detail;
 	int			seq;
-	/* "key %s is sealed in block N too": the key is printed at the end */
-	const unsigned char *twice_key;
-	size_t		twice_keylen;
-	int64_t		twice_block;
-	int			set_index;		/* the KeySet of key or twice_key */
+	int			set_index;		/* the KeySet of key */
 } Problem;
 
 /* A table being verified. */
@@ -652,13 +648,14 @@ add_key(Table *t, int index, KeySet *set, const unsigned char *key,
 	e = key_slot(set, key, (uint32_t) klen, hash);
 	if (e->used && !entry_erased(t, e))
 	{
-		Problem    *p = problem(t, t->blocks[index].block, "seal data edited", NULL);
+		/* the first stays the one rows are checked against */
+		Problem    *p = problem(t, t->blocks[index].block, "row sealed twice",
+								xprintf("block %" PRId64 " sealed this key already",
+										t->blocks[e->block].block));
 
-		t->blocks[index].rows_ok = false;
-		p->twice_key = key;
-		p->twice_keylen = klen;
+		p->key = key;
+		p->keylen = klen;
 		p->set_index = (int) (set - t->sets);
-		p->twice_block = t->blocks[e->block].block;
 		return;
 	}
 	if (!e->used)
@@ -1210,10 +1207,22 @@ check_row(Table *t, const unsigned char *tuple, size_t len,
 		gather(keybuf, tuple, offsets, set->colmap, set->nkeys);
 		e = key_slot(set, keybuf->data, (uint32_t) keybuf->len,
 					 key_hash(keybuf->data, keybuf->len));
-		if (!e->used || e->found || entry_erased(t, e))
-			continue;			/* unsealed, met already, or a new row */
-		e->found = true;
+		if (!e->used || entry_erased(t, e))
+			continue;			/* unsealed, or a new row */
 		b = &t->blocks[e->block];
+		if (e->found)
+		{
+			/* a second row with a sealed key: the primary key broken below the guard */
+			Problem    *p = problem(t, b->block, "row duplicated",
+									xprintf("another row has the key of the row sealed in block %" PRId64,
+											b->block));
+
+			p->key = e->key;
+			p->keylen = e->len;
+			p->set_index = s;
+			continue;
+		}
+		e->found = true;
 		if (b->skip)
 			continue;
 		if (b->identity)
@@ -1436,11 +1445,6 @@ print_keys(Table *t)
 
 		if (p->key != NULL)
 			p->row_key = key_text(&t->sets[p->set_index], p->key, p->keylen);
-		if (p->twice_key != NULL)
-			p->detail = xprintf("key %s is sealed in block %" PRId64 " too",
-								key_text(&t->sets[p->set_index], p->twice_key,
-										 p->twice_keylen),
-								p->twice_block);
 	}
 }
 

@@ -491,6 +491,7 @@ seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc, EraseScan *erase)
 	ChainHead	head;
 	NewRows		rows = {0};
 	int64		new_block = 0;
+	int64		seal_block;
 	bool		own_writes;
 
 	/* one seal per table at a time; INSERT and SELECT are not blocked */
@@ -517,11 +518,10 @@ seal_one(Oid relid, Tuplestorestate *store, TupleDesc desc, EraseScan *erase)
 	pass.erase = erase;
 
 	/* an erasure needs the block of every row: it reads every key */
-	if (erase == NULL && pass.rel->rd_tableam == GetHeapamTableAmRoutine())
-		pass.prev = audit_guard_last_seal_snapshot(relid, pass.snapshot,
-												   &head.block, head.hash);
-	if (pass.prev != NULL && !audit_guard_protected_since(relid, pass.prev))
-		pass.prev = NULL;
+	if (erase == NULL)
+		pass.prev = audit_guard_usable_seal_snapshot(pass.rel, pass.snapshot,
+													 &head.block, head.hash,
+													 &seal_block);
 	if (pass.prev == NULL)
 	{
 		load_sealed_keys(&pass);

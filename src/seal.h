@@ -210,11 +210,11 @@ typedef enum SeenBy
 } SeenBy;
 
 extern char *audit_guard_seal_snapshot_text(Snapshot snapshot);
-extern Snapshot audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot,
-											   int64 *head_block,
-											   unsigned char *head_hash);
+extern Snapshot audit_guard_usable_seal_snapshot(Relation rel, Snapshot snapshot,
+												 int64 *head_block,
+												 unsigned char *head_hash,
+												 int64 *seal_block);
 extern SeenBy audit_guard_seen_by(TupleTableSlot *slot, Snapshot prev);
-extern bool audit_guard_protected_since(Oid relid, Snapshot prev);
 
 /* seal.c: who may seal, and sealing as the first step of an erasure */
 extern bool audit_guard_may_seal(Oid relid);

@@ -955,6 +955,27 @@ damaged(List **problems, Relation rel, StoredBlock *block, const char *what)
 							"seal data edited", "%s", what);
 }
 
+/*
+ * A key block seals that block first sealed already (a second row with a
+ * sealed key, made below the guard, and sealed by a later seal): reported
+ * with its key; the block's other rows are still checked.
+ */
+static void
+sealed_twice(List **problems, Relation rel, KeySet *set, StoredBlock *block,
+			 const unsigned char *key, size_t len, int64 first)
+{
+	SealProblem *p;
+
+	if (problems == NULL)
+		return;
+	p = audit_guard_problem(problems, RelationGetRelid(rel), block->block,
+							"row sealed twice",
+							"block " INT64_FORMAT " sealed this key already", first);
+	p->key.data = key;
+	p->key.len = (uint32) len;
+	p->row_key = audit_guard_key_text(set->key, key, len);
+}
+
 /* The KeySet of list whose key columns are names, created when missing. */
 static KeySet *
 key_set_for(List **sets, Relation rel, int n, const char **names)
@@ -1142,10 +1163,8 @@ add_block_keys(KeySet *set, StoredBlock *blocks, int index, Relation rel,
 			{
 				/* sealed twice: the first stays the one rows are checked against */
 				set->n--;
-				damaged(problems, rel, block,
-						psprintf("key %s is sealed in block " INT64_FORMAT " too",
-								 audit_guard_key_text(set->key, keys + pos, (size_t) klen),
-								 blocks[set->entries[other].block_index].block));
+				sealed_twice(problems, rel, set, block, keys + pos, (size_t) klen,
+							 blocks[set->entries[other].block_index].block);
 			}
 			pos += klen;
 			rows++;

@@ -32,6 +32,7 @@
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xlog.h"
 #include "lib/stringinfo.h"
@@ -123,6 +124,37 @@ split_fields(char *text, char **fields, int n)
 	return false;
 }
 
+/* True when every xid of xids lies in [xmin, xmax). */
+static bool
+xids_within(const TransactionId *xids, int n, TransactionId xmin, TransactionId xmax)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (!TransactionIdFollowsOrEquals(xids[i], xmin) ||
+			!TransactionIdPrecedes(xids[i], xmax))
+			return false;
+	return true;
+}
+
+/*
+ * True when a stored snapshot could have been taken here: xmin <= xmax <=
+ * the transaction counter stored with it (itself no later than now, which
+ * the age test has seen to), its in-progress xids between xmin and xmax.
+ * The stored snapshot is not hashed: one edited to see transactions that
+ * had not started (so that seal() skips every row to come) is not used.
+ * One edited to see transactions that had (rows not sealed yet) is caught
+ * by verify(), which reports every row a seal saw and did not seal.
+ */
+static bool
+snapshot_is_sane(Snapshot snap, TransactionId next)
+{
+	return TransactionIdPrecedesOrEquals(snap->xmin, snap->xmax) &&
+		TransactionIdPrecedesOrEquals(snap->xmax, next) &&
+		xids_within(snap->xip, (int) snap->xcnt, snap->xmin, snap->xmax) &&
+		xids_within(snap->subxip, snap->subxcnt, snap->xmin, snap->xmax);
+}
+
 /*
  * The snapshot stored as text, when it can serve here; else NULL.  The
  * result is an MVCC snapshot for XidInMVCCSnapshot() only.
@@ -148,20 +180,22 @@ parse_seal_snapshot(const char *stored)
 	snap->xmax = (TransactionId) strtoul(f[5], NULL, 10);
 	if (!TransactionIdIsNormal(snap->xmin) || !TransactionIdIsNormal(snap->xmax) ||
 		!parse_xids(f[6], &snap->xip, (int32 *) &snap->xcnt) ||
-		!parse_xids(f[7], &snap->subxip, &snap->subxcnt))
+		!parse_xids(f[7], &snap->subxip, &snap->subxcnt) ||
+		!snapshot_is_sane(snap, XidFromFullTransactionId(FullTransactionIdFromU64(next))))
 		return NULL;
 	return snap;
 }
 
 /*
  * Read the chain's last block (its number and hash, into head) and the
- * snapshot of the last seal of relid, with snapshot; returns that seal's
- * snapshot when it can serve (see the file header), else NULL.  Erasure
- * blocks after the last seal do not matter: they only remove rows.
+ * snapshot of the last seal of relid (its block into *seal_block), with
+ * snapshot; returns that seal's snapshot when it parses and is sane, else
+ * NULL.  Erasure blocks after the last seal do not matter: they only
+ * remove rows.
  */
-Snapshot
-audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
-							   unsigned char *head_hash)
+static Snapshot
+last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
+				   unsigned char *head_hash, int64 *seal_block)
 {
 	Relation	rel = table_open(audit_guard_seal_blocks_table(), AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -176,6 +210,7 @@ audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
 	AttrNumber	kind_att;
 
 	*head_block = 0;
+	*seal_block = 0;
 	memset(head_hash, 0, AG_HASH_LEN);
 	snapshot_att = get_attnum(RelationGetRelid(rel), "seal_snapshot");
 	kind_att = get_attnum(RelationGetRelid(rel), "kind");
@@ -207,6 +242,7 @@ audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
 		stored = heap_getattr(tuple, snapshot_att, desc, &isnull);
 		if (!isnull)
 			result = parse_seal_snapshot(TextDatumGetCString(stored));
+		*seal_block = DatumGetInt64(heap_getattr(tuple, 2, desc, &isnull));
 		break;
 	}
 	systable_endscan_ordered(scan);
@@ -221,8 +257,8 @@ audit_guard_last_seal_snapshot(Oid relid, Snapshot snapshot, int64 *head_block,
  * Otherwise rows may have been updated, deleted and inserted again while
  * it was not, and a row new to prev may carry a key sealed before.
  */
-bool
-audit_guard_protected_since(Oid relid, Snapshot prev)
+static bool
+protected_since(Oid relid, Snapshot prev)
 {
 	Relation	rel = table_open(audit_guard_registry_relid(), AccessShareLock);
 	SysScanDesc scan = audit_guard_scan_by_relid(rel, relid, NULL);
@@ -259,4 +295,28 @@ audit_guard_seen_by(TupleTableSlot *slot, Snapshot prev)
 	if (should_free)
 		heap_freetuple(tuple);
 	return result;
+}
+
+/*
+ * The snapshot of the last seal of rel, read with snapshot, when it can
+ * tell sealed rows from new ones (see the file header), else NULL; the
+ * chain's last block into head_block and head_hash, the block of that
+ * seal into seal_block.  seal() skips the rows it saw; verify() reports
+ * each of them no block sealed.
+ */
+Snapshot
+audit_guard_usable_seal_snapshot(Relation rel, Snapshot snapshot, int64 *head_block,
+								 unsigned char *head_hash, int64 *seal_block)
+{
+	Snapshot	prev;
+
+	*head_block = *seal_block = 0;
+	memset(head_hash, 0, AG_HASH_LEN);
+	if (rel->rd_tableam != GetHeapamTableAmRoutine())
+		return NULL;
+	prev = last_seal_snapshot(RelationGetRelid(rel), snapshot, head_block,
+							  head_hash, seal_block);
+	if (prev != NULL && !protected_since(RelationGetRelid(rel), prev))
+		return NULL;
+	return prev;
 }

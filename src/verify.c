@@ -12,8 +12,11 @@
  *	   its stored leaves ('chain broken', 'seal data edited');
  *	2. the rows: one pass over the heap, each row's key looked up among the
  *	   sealed keys and, when sealed, its leaf recomputed over the columns
- *	   its block sealed ('row changed'); sealed keys the pass never met
- *	   ('row missing'); blocks whose columns are gone ('column missing').
+ *	   its block sealed ('row changed'); a second row with a sealed key
+ *	   ('row duplicated'); a row the last seal saw but no block seals
+ *	   ('row not sealed': its stored snapshot edited, so that seal() skips
+ *	   the row for ever); sealed keys the pass never met ('row missing');
+ *	   blocks whose columns are gone ('column missing').
  *
  * Problems come out ordered by table, block and key.  The SQL wrapper
  * verify(digest) adds the comparison with a digest.
@@ -45,6 +48,8 @@ typedef struct VerifyState
 	int			nblocks;
 	List	   *sets;			/* KeySet * */
 	List	   *problems;		/* SealProblem * */
+	Snapshot	prev;			/* the last seal's, when usable */
+	int64		prev_block;		/* the block of that seal */
 } VerifyState;
 
 /* 32 zero bytes: the previous-block hash of block 1. */
@@ -259,6 +264,47 @@ check_row(VerifyState *st, KeySet *set, SealedKey *entry,
 	MemoryContextSwitchTo(rowcxt);
 }
 
+/* A second row with the key of a sealed row (the primary key broken below the guard). */
+static void
+report_duplicate(VerifyState *st, KeySet *set, SealedKey *entry,
+				 TupleTableSlot *slot, MemoryContext cxt)
+{
+	StoredBlock *block = &st->blocks[entry->block_index];
+	MemoryContext rowcxt = MemoryContextSwitchTo(cxt);
+	SealProblem *p = audit_guard_problem(&st->problems, RelationGetRelid(st->rel),
+										 block->block, "row duplicated",
+										 "another row has the key of the row sealed in block " INT64_FORMAT,
+										 block->block);
+
+	p->key = entry->key;
+	p->row_key = audit_guard_slot_key_text(set->key, slot);
+	MemoryContextSwitchTo(rowcxt);
+}
+
+/*
+ * A row the last seal saw committed that no block seals: seal() will skip
+ * it for ever, so its stored snapshot was edited to hide it.
+ */
+static void
+report_unsealed(VerifyState *st, KeySet *set, TupleTableSlot *slot,
+				MemoryContext cxt)
+{
+	MemoryContext rowcxt = MemoryContextSwitchTo(cxt);
+	AgBuf		key;
+	SealProblem *p;
+
+	ag_buf_init(&key);
+	audit_guard_encode(&key, set->key, slot);
+	p = audit_guard_problem(&st->problems, RelationGetRelid(st->rel),
+							st->prev_block, "row not sealed",
+							"the seal of block " INT64_FORMAT " saw this row committed, but no block seals it (its stored snapshot was edited)",
+							st->prev_block);
+	p->key.data = (unsigned char *) key.data;
+	p->key.len = (uint32) key.len;
+	p->row_key = audit_guard_slot_key_text(set->key, slot);
+	MemoryContextSwitchTo(rowcxt);
+}
+
 /* Step 2: one pass over the table's rows. */
 static void
 check_rows(VerifyState *st, Snapshot snapshot)
@@ -280,6 +326,8 @@ check_rows(VerifyState *st, Snapshot snapshot)
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		ListCell   *lc;
+		KeySet	   *named_by = NULL;	/* a set that can name the row */
+		bool		sealed = false;
 
 		CHECK_FOR_INTERRUPTS();
 		slot_getallattrs(slot);
@@ -290,13 +338,25 @@ check_rows(VerifyState *st, Snapshot snapshot)
 			SealedKey  *entry;
 
 			if (set->key->missing != NULL)
+			{
+				sealed = true;	/* cannot tell: say nothing */
 				continue;
+			}
+			named_by = set;
 			keybuf.len = 0;
 			audit_guard_encode(&keybuf, set->key, slot);
 			entry = audit_guard_key_lookup(set, keybuf.data, (uint32) keybuf.len);
-			if (entry != NULL && !entry->found)
+			if (entry == NULL)
+				continue;
+			sealed = true;
+			if (!entry->found)
 				check_row(st, set, entry, slot, &rowbuf, old);
+			else
+				report_duplicate(st, set, entry, slot, old);
 		}
+		if (!sealed && named_by != NULL && st->prev != NULL &&
+			audit_guard_seen_by(slot, st->prev) == SEEN_SEALED)
+			report_unsealed(st, named_by, slot, old);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}
@@ -363,6 +423,8 @@ verify_one(Oid relid, Snapshot snapshot, Tuplestorestate *store, TupleDesc desc)
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	VerifyState st = {0};
 	ListCell   *lc;
+	int64		head_block;
+	unsigned char head_hash[AG_HASH_LEN];
 
 	st.rel = try_table_open(relid, AccessShareLock);
 	if (st.rel == NULL)
@@ -372,6 +434,8 @@ verify_one(Oid relid, Snapshot snapshot, Tuplestorestate *store, TupleDesc desc)
 		return;
 	}
 	st.blocks = audit_guard_read_blocks(relid, snapshot, true, &st.nblocks);
+	st.prev = audit_guard_usable_seal_snapshot(st.rel, snapshot, &head_block,
+											   head_hash, &st.prev_block);
 	st.sets = audit_guard_key_sets(st.rel, st.blocks, st.nblocks, true, &st.problems);
 	check_chain(&st);
 	bind_blocks(&st);

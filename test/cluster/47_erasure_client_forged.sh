@@ -245,11 +245,11 @@ ag_is "$(client -d "$db" --digest "$d_sealed")" "exit 0" "the original is still 
 ag_is "$(client -d "${db}_keys_edited")" \
 	"1 5 row changed: the row hashes to $leaf_again, but block 1 sealed $leaf_n5
 3  seal data edited: the stored erasure entries give the root $r3_edited, but the block records $r3
-5  seal data edited: key 5 is sealed in block 1 too
+5 5 row sealed twice: block 1 sealed this key already
 exit 1" "an entry edited: its root, then key 5 back in block 1"
 ag_is "$(client -d "${db}_key_deleted" --digest "$d_last")" \
 	"1 5 row changed: the row hashes to $leaf_again, but block 1 sealed $leaf_n5
-5  seal data edited: key 5 is sealed in block 1 too
+5 5 row sealed twice: block 1 sealed this key already
 5  digest mismatch: block 5 has hash $h5_rewritten; the digest has $h5
 exit 1" "the same rehashed: key 5 sealed twice, and the digest"
 ag_is "$(client -d "${db}_row_deleted")" "1 3 row missing: the row sealed in block 1 is gone
