@@ -164,8 +164,8 @@ extern void audit_guard_record_erasure(const char *action, Oid relid, Oid owner,
 									   Interval *keep, TimestampTz *bound,
 									   int64 rows, const char *row_key,
 									   const char *reason);
-extern uint64 audit_guard_delete_erased(const char *sql, int nargs, Oid *types,
-										Datum *values, Snapshot snapshot);
+extern uint64 audit_guard_delete_erased(Oid relid, const char *sql, int nargs,
+										Oid *types, Datum *values, Snapshot snapshot);
 
 /* retention.c: retention that nobody can shorten (issue 11) */
 extern Oid	audit_guard_retention_table(void);

@@ -273,7 +273,7 @@ delete_matched(Oid relid, EraseScan *e, const char *sql, Oid type, Datum value)
 	audit_guard_erasing = relid;
 	PG_TRY();
 	{
-		deleted = audit_guard_delete_erased(sql, 1, types, values, e->snapshot);
+		deleted = audit_guard_delete_erased(relid, sql, 1, types, values, e->snapshot);
 	}
 	PG_FINALLY();
 	{

@@ -112,12 +112,12 @@ end_spi(int nestlevel)
 
 /*
  * Run one SPI statement as userid, with NULL arguments ('n' in nulls),
- * with snapshot when one is given (else the usual fresh one); returns the
- * rows it processed.
+ * with snapshot when one is given (else the usual fresh one), adding
+ * sec_context to the security context; returns the rows it processed.
  */
 static uint64
-run_as_snapshot(Oid userid, const char *sql, int nargs, Oid *types,
-				Datum *values, const char *nulls, Snapshot snapshot,
+run_as_snapshot(Oid userid, int sec_context, const char *sql, int nargs,
+				Oid *types, Datum *values, const char *nulls, Snapshot snapshot,
 				int expected)
 {
 	Oid			save_userid;
@@ -129,8 +129,7 @@ run_as_snapshot(Oid userid, const char *sql, int nargs, Oid *types,
 	/* decide on what came before, as the caller, before acting as userid */
 	audit_guard_postcheck(false);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(userid,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(userid, save_sec_context | sec_context);
 	audit_guard_own_sql = sql;
 	PG_TRY();
 	{
@@ -168,8 +167,8 @@ static void
 run_as_nulls(Oid userid, const char *sql, int nargs, Oid *types,
 			 Datum *values, const char *nulls, int expected)
 {
-	(void) run_as_snapshot(userid, sql, nargs, types, values, nulls,
-						   InvalidSnapshot, expected);
+	(void) run_as_snapshot(userid, SECURITY_LOCAL_USERID_CHANGE, sql, nargs,
+						   types, values, nulls, InvalidSnapshot, expected);
 }
 
 /* Run one SPI statement as userid, checking its result code. */
@@ -247,17 +246,22 @@ audit_guard_write_own_table_nulls(const char *sql, int nargs, Oid *types,
 }
 
 /*
- * Delete rows of a protected table for purge() or redact(), as the
- * extension's owner, with the snapshot their seal took (so that exactly
- * the rows sealed and matched go); returns how many.  The caller has
- * checked the designated owner and set audit_guard_erasing.
+ * Delete rows of protected table relid for purge() or redact(), with the
+ * snapshot their seal took (so that exactly the rows sealed and matched
+ * go); returns how many.  The caller has checked the designated owner and
+ * set audit_guard_erasing.  The DELETE runs as the table's owner, in a
+ * restricted operation, as VACUUM runs a table's index functions: the
+ * table's own DELETE triggers run in it, and must not run with more
+ * rights than the role that could write them (the extension's owner is a
+ * superuser).
  */
 uint64
-audit_guard_delete_erased(const char *sql, int nargs, Oid *types,
+audit_guard_delete_erased(Oid relid, const char *sql, int nargs, Oid *types,
 						  Datum *values, Snapshot snapshot)
 {
-	return run_as_snapshot(relation_owner(audit_guard_registry_relid()), sql,
-						   nargs, types, values, NULL, snapshot, SPI_OK_DELETE);
+	return run_as_snapshot(relation_owner(relid),
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION,
+						   sql, nargs, types, values, NULL, snapshot, SPI_OK_DELETE);
 }
 
 /* A role's name as a Datum of type name; its OID when it has none left. */
