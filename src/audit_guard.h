@@ -86,6 +86,7 @@ typedef struct DefinitionRules
 	Oid			guard_function;
 	bool		own_table;		/* one of audit_guard's own tables */
 	bool		storage_rewrite_ok; /* VACUUM FULL or CLUSTER is running */
+	bool		storage_move_ok;	/* a tablespace move copies rows as they are */
 	const char *time_column;	/* of its retention: nobody may change it */
 } DefinitionRules;
 
@@ -109,7 +110,7 @@ extern void audit_guard_postcheck_allow_new_storage(Oid relid);
 extern void audit_guard_postcheck_truncate(CommandId start);
 extern void audit_guard_postcheck_catalog_write(void);
 extern void audit_guard_postcheck_own_statement_done(void);
-extern void audit_guard_postcheck_storage_rewrite(bool starting);
+extern int	audit_guard_postcheck_storage_rewrite(int rewriting);
 extern void audit_guard_postcheck_init(void);
 
 /* refuse.c: every refusal message in one place */
@@ -190,6 +191,7 @@ extern void audit_guard_flush_overrides(void);
 /* utility.c */
 extern int	audit_guard_updating_extension;
 extern bool audit_guard_running_trigger_state_change(void);
+extern bool audit_guard_running_retypes_columns(void);
 extern Oid	audit_guard_protected_user_of_type(Oid typid, int depth);
 
 /* object_access.c */

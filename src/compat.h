@@ -79,16 +79,11 @@
 #define AG_HAS_SET_EXPRESSION 0
 #endif
 
-/*
- * The statements that may give a table new storage with the same rows:
- * VACUUM FULL and CLUSTER; 19 folded CLUSTER into REPACK.
- */
+/* CLUSTER, which 19 folded into REPACK (with VACUUM FULL's work). */
 #if PG_VERSION_NUM >= 190000
-#define AG_REWRITES_STORAGE(node) \
-	(IsA((node), VacuumStmt) || IsA((node), RepackStmt))
+#define AG_IS_CLUSTER(node) IsA((node), RepackStmt)
 #else
-#define AG_REWRITES_STORAGE(node) \
-	(IsA((node), VacuumStmt) || IsA((node), ClusterStmt))
+#define AG_IS_CLUSTER(node) IsA((node), ClusterStmt)
 #endif
 
 /*

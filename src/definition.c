@@ -354,10 +354,13 @@ audit_guard_same_lines(List *a, List *b)
 	return true;
 }
 
-/* The pg_class fields that matter. */
+/*
+ * The pg_class fields that matter; reshaped: columns were retyped or added
+ * too.
+ */
 static void
-compare_class(Form_pg_class b, Form_pg_class a, const DefinitionRules *rules,
-			  DefinitionChange *change)
+compare_class(Form_pg_class b, Form_pg_class a, bool reshaped,
+			  const DefinitionRules *rules, DefinitionChange *change)
 {
 	if (strcmp(NameStr(b->relname), NameStr(a->relname)) != 0)
 		note(change, CHANGE_OWNER_ONLY, "RENAME");
@@ -381,8 +384,13 @@ compare_class(Form_pg_class b, Form_pg_class a, const DefinitionRules *rules,
 			 "ROW LEVEL SECURITY");
 	if (b->relfilenode != a->relfilenode)
 	{
-		/* SET TABLESPACE copies the blocks as they are */
-		if (b->reltablespace != a->reltablespace)
+		/*
+		 * SET TABLESPACE copies the blocks as they are, unless the same
+		 * ALTER TABLE also retypes a column (even to its own type, USING
+		 * an expression) or adds one: then it rewrites the rows
+		 */
+		if (b->reltablespace != a->reltablespace && !reshaped &&
+			rules->storage_move_ok)
 			note(change, CHANGE_ALLOWED, "SET TABLESPACE");
 		else if (rules->storage_rewrite_ok)
 			note(change, CHANGE_ALLOWED, "rewriting the table");
@@ -420,6 +428,27 @@ compare_column(ColumnInfo *b, ColumnInfo *a, const DefinitionRules *rules,
 		note(change, CHANGE_OWNER_ONLY, "DROP COLUMN");
 	if (b->generated != a->generated || !same_text(b->def, a->def))
 		note(change, CHANGE_OWNER_ONLY, "changing a column default");
+}
+
+/* True when a column was added, or an existing one retyped. */
+static bool
+columns_reshaped(List *before, List *after)
+{
+	ListCell   *lb;
+	ListCell   *la;
+
+	if (list_length(after) != list_length(before))
+		return true;
+	forboth(lb, before, la, after)
+	{
+		ColumnInfo *b = lfirst(lb);
+		ColumnInfo *a = lfirst(la);
+
+		if (b->typid != a->typid || b->typmod != a->typmod ||
+			b->collation != a->collation)
+			return true;
+	}
+	return false;
 }
 
 /* Columns: the old ones unchanged; new ones are allowed. */
@@ -589,7 +618,8 @@ audit_guard_compare_definitions(TableDef *before, TableDef *after,
 	if (!before->exists || !after->exists)
 		return change;
 
-	compare_class(&before->cls, &after->cls, rules, &change);
+	compare_class(&before->cls, &after->cls,
+				  columns_reshaped(before->columns, after->columns), rules, &change);
 	compare_columns(before->columns, after->columns, rules, &change);
 	compare_triggers(before->triggers, after->triggers, rules, &change);
 	if (!audit_guard_same_lines(before->rules, after->rules) ||

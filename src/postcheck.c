@@ -88,8 +88,9 @@ static List *catalog_lines = NIL;	/* their rows then */
 static bool user_code_ran = false;
 
 /*
- * Depth of VACUUM and CLUSTER statements running: they may move storage.
- * Not reset at transaction end: VACUUM commits as it goes.
+ * Nonzero while the utility statement running is VACUUM FULL or CLUSTER:
+ * they may move storage.  Not reset at transaction end: VACUUM commits as
+ * it goes; the utility hook puts back the outer statement's value.
  */
 static int	storage_rewrites = 0;
 
@@ -284,6 +285,7 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 		audit_guard_guard_function();
 	rules.storage_rewrite_ok = !by_catalog_edit &&
 		(storage_rewrites > 0 || list_member_oid(empty_truncated, relid));
+	rules.storage_move_ok = !audit_guard_running_retypes_columns();
 	if (!own)
 		rules.time_column = retention_column(relid);
 
@@ -538,11 +540,19 @@ audit_guard_postcheck_truncate(CommandId start)
 	UnregisterSnapshot(after);
 }
 
-/* VACUUM FULL and CLUSTER may give a protected table new storage. */
-void
-audit_guard_postcheck_storage_rewrite(bool starting)
+/*
+ * Whether the utility statement running now is VACUUM FULL or CLUSTER,
+ * which may give a protected table new storage; returns what it was, for
+ * the caller to put back when the statement ends.  A statement nested in
+ * one (a function of an index expression) is not one itself.
+ */
+int
+audit_guard_postcheck_storage_rewrite(int rewriting)
 {
-	storage_rewrites += starting ? 1 : -1;
+	int			outer = storage_rewrites;
+
+	storage_rewrites = rewriting;
+	return outer;
 }
 
 /* Check once more before commit; forget the transaction's state after it. */

@@ -33,6 +33,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -263,6 +264,18 @@ check_detach(AlterTableCmd *cmd, Oid partition)
 		((PartitionCmd *) cmd->def)->concurrent &&
 		OidIsValid(audit_guard_owner_of(partition)))
 		audit_guard_check_retention_detach_concurrently(partition);
+}
+
+/* True when stmt has a subcommand of type subtype. */
+static bool
+has_subcommand(AlterTableStmt *stmt, AlterTableType subtype)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+		if (lfirst_node(AlterTableCmd, lc)->subtype == subtype)
+			return true;
+	return false;
 }
 
 /* ALTER TABLE: refuse guarded subcommands on any protected target. */
@@ -917,22 +930,46 @@ run_and_check(AG_PROCESS_UTILITY_PARAMS)
 }
 
 /*
- * The hook: refuse early what the statement names, then run and check it;
- * VACUUM and CLUSTER may move storage until their check is done.
+ * True for VACUUM FULL and CLUSTER (REPACK): statements that give tables
+ * new storage with the same rows.  Plain VACUUM and ANALYZE do not.
+ */
+static bool
+rewrites_storage(Node *parsetree)
+{
+	ListCell   *lc;
+
+	if (AG_IS_CLUSTER(parsetree))
+		return true;
+	if (!IsA(parsetree, VacuumStmt) || !((VacuumStmt *) parsetree)->is_vacuumcmd)
+		return false;
+	foreach(lc, ((VacuumStmt *) parsetree)->options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "full") == 0)
+			return defGetBoolean(opt);
+	}
+	return false;
+}
+
+/*
+ * The hook: refuse early what the statement names, then run and check it.
+ * VACUUM FULL and CLUSTER may move storage until their check is done; a
+ * statement nested in them (an index expression's function) may not.
  */
 static void
 audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	bool		rewrite = AG_REWRITES_STORAGE(parsetree);
+	bool		rewrite = rewrites_storage(parsetree);
+	int			outer_rewrite;
 	bool		update = IsA(parsetree, AlterExtensionStmt) &&
 		strcmp(((AlterExtensionStmt *) parsetree)->extname, "audit_guard") == 0;
 	Node	   *outer = running_statement;
 
 	if (!audit_guard_is_own_statement(queryString))
 		check_statement(parsetree);
-	if (rewrite)
-		audit_guard_postcheck_storage_rewrite(true);
+	outer_rewrite = audit_guard_postcheck_storage_rewrite(rewrite);
 	if (update)
 		audit_guard_updating_extension++;
 	running_statement = parsetree;
@@ -943,12 +980,23 @@ audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 	PG_FINALLY();
 	{
 		running_statement = outer;
-		if (rewrite)
-			audit_guard_postcheck_storage_rewrite(false);
+		(void) audit_guard_postcheck_storage_rewrite(outer_rewrite);
 		if (update)
 			audit_guard_updating_extension--;
 	}
 	PG_END_TRY();
+}
+
+/*
+ * True while the utility statement running at this nesting level is an
+ * ALTER TABLE that retypes a column: when it also moves the table to
+ * another tablespace, the new storage holds rewritten rows, not copies.
+ */
+bool
+audit_guard_running_retypes_columns(void)
+{
+	return running_statement != NULL && IsA(running_statement, AlterTableStmt) &&
+		has_subcommand((AlterTableStmt *) running_statement, AT_AlterColumnType);
 }
 
 /*
