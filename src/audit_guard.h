@@ -105,6 +105,7 @@ extern void audit_guard_postcheck_note(Oid relid);
 extern void audit_guard_postcheck(bool full);
 extern void audit_guard_postcheck_query(bool full);
 extern void audit_guard_postcheck_function(Oid funcoid);
+extern void audit_guard_postcheck_before_drop(Oid relid);
 extern void audit_guard_postcheck_dropped(Oid relid);
 extern void audit_guard_postcheck_allow_new_storage(Oid relid);
 extern void audit_guard_postcheck_truncate(CommandId start);

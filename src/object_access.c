@@ -385,6 +385,8 @@ audit_guard_object_access(ObjectAccessType access, Oid classId,
 		case OAT_DROP:
 			if (!audit_guard_any_protected())
 				break;
+			if (classId == RelationRelationId && subId == 0)
+				audit_guard_postcheck_before_drop(objectId);
 			check_drop(classId, objectId, subId);
 			if (classId == RelationRelationId && subId == 0)
 				audit_guard_postcheck_dropped(objectId);

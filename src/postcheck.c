@@ -52,10 +52,22 @@ static Oid *pending = NULL;
 static int	npending = 0;
 static int	maxpending = 0;
 
-/* Relations this transaction dropped (TopTransactionContext). */
+
+/*
+ * A relation noted by a statement, with the subtransaction that noted it:
+ * when that subtransaction is rolled back (ROLLBACK TO SAVEPOINT, an
+ * exception block), so is the note, as the statement's work is.
+ */
+typedef struct NotedRelation
+{
+	Oid			relid;
+	SubTransactionId subid;
+} NotedRelation;
+
+/* Relations this transaction dropped (NotedRelation, TopTransactionContext). */
 static List *dropped = NIL;
 
-/* Relations found empty under lock before a TRUNCATE (TopTransactionContext). */
+/* Relations found empty under lock before a TRUNCATE (the same). */
 static List *empty_truncated = NIL;
 
 /* relid -> command id up to which its changes were checked (TopTransactionContext). */
@@ -171,6 +183,56 @@ snapshot_at(Snapshot base, CommandId cid)
 	return snapshot;
 }
 
+/* Add relid to list, noted by the current subtransaction. */
+static List *
+note_relation(List *list, Oid relid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	NotedRelation *noted = palloc(sizeof(NotedRelation));
+
+	noted->relid = relid;
+	noted->subid = GetCurrentSubTransactionId();
+	list = lappend(list, noted);
+	MemoryContextSwitchTo(old);
+	return list;
+}
+
+/* True when list notes relid. */
+static bool
+is_noted(List *list, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (((NotedRelation *) lfirst(lc))->relid == relid)
+			return true;
+	return false;
+}
+
+/*
+ * A subtransaction ended: a rolled-back one takes its notes with it; a
+ * committed one's become its parent's.
+ */
+static List *
+end_subtransaction(List *list, bool commit, SubTransactionId subid,
+				   SubTransactionId parent)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+	{
+		NotedRelation *noted = lfirst(lc);
+
+		if (noted->subid != subid)
+			continue;
+		if (commit)
+			noted->subid = parent;
+		else
+			list = foreach_delete_current(list, lc);
+	}
+	return list;
+}
+
 /*
  * True when a change to relid cannot matter, decided with one cache
  * lookup: a relation dropped by this transaction (OAT_DROP decided), one
@@ -189,7 +251,7 @@ cannot_matter(Oid relid, bool own)
 
 	if (own)
 		return false;
-	if (list_member_oid(dropped, relid))
+	if (is_noted(dropped, relid))
 		return true;
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tuple))
@@ -215,20 +277,14 @@ cannot_matter(Oid relid, bool own)
 void
 audit_guard_postcheck_allow_new_storage(Oid relid)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-
-	empty_truncated = lappend_oid(empty_truncated, relid);
-	MemoryContextSwitchTo(old);
+	empty_truncated = note_relation(empty_truncated, relid);
 }
 
 /* Called by the object-access hook for every relation dropped. */
 void
 audit_guard_postcheck_dropped(Oid relid)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-
-	dropped = lappend_oid(dropped, relid);
-	MemoryContextSwitchTo(old);
+	dropped = note_relation(dropped, relid);
 }
 
 /* Refuse a change nobody may make to a protected or own table. */
@@ -284,7 +340,7 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 	rules.guard_function = by_catalog_edit ? catalog_guard :
 		audit_guard_guard_function();
 	rules.storage_rewrite_ok = !by_catalog_edit &&
-		(storage_rewrites > 0 || list_member_oid(empty_truncated, relid));
+		(storage_rewrites > 0 || is_noted(empty_truncated, relid));
 	rules.storage_move_ok = !audit_guard_running_retypes_columns();
 	if (!own)
 		rules.time_column = retention_column(relid);
@@ -306,6 +362,20 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 		audit_guard_check_retention_left(relid,
 										 audit_guard_parents_left(def_before, def_after));
 	set_checked(relid, now);
+}
+
+/*
+ * relid is about to be dropped: decide now on what earlier statements of
+ * this transaction did to it, which the checkpoint after this statement
+ * could no longer read (a DETACH that took it out of a retention, followed
+ * in the same statement by this DROP, from an event trigger).
+ */
+void
+audit_guard_postcheck_before_drop(Oid relid)
+{
+	if (!can_check() || !audit_guard_extension_ready())
+		return;
+	check_relation(relid, GetLatestSnapshot(), GetCurrentCommandId(false), false);
 }
 
 /* member_lines' visitor: one text line per membership row. */
@@ -583,9 +653,25 @@ postcheck_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* Register the transaction callback; called once from _PG_init. */
+/* A subtransaction's notes go with it (see NotedRelation). */
+static void
+postcheck_subxact_callback(SubXactEvent event, SubTransactionId subid,
+						   SubTransactionId parent, void *arg)
+{
+	(void) arg;
+	if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	dropped = end_subtransaction(dropped, event == SUBXACT_EVENT_COMMIT_SUB,
+								 subid, parent);
+	empty_truncated = end_subtransaction(empty_truncated,
+										 event == SUBXACT_EVENT_COMMIT_SUB,
+										 subid, parent);
+}
+
+/* Register the transaction callbacks; called once from _PG_init. */
 void
 audit_guard_postcheck_init(void)
 {
 	RegisterXactCallback(postcheck_xact_callback, NULL);
+	RegisterSubXactCallback(postcheck_subxact_callback, NULL);
 }
