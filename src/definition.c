@@ -376,6 +376,9 @@ compare_class(Form_pg_class b, Form_pg_class a, bool reshaped,
 		note(change, CHANGE_OWNER_ONLY, "SET ACCESS METHOD");
 	if (b->relkind != a->relkind)
 		note(change, CHANGE_NOBODY, "changing the kind of relation");
+	/* with pg_inherits below; alone, only a catalog edit changes it */
+	if (b->relispartition != a->relispartition)
+		note(change, CHANGE_OWNER_ONLY, "ATTACH/DETACH PARTITION");
 	if (b->relhastriggers && !a->relhastriggers)
 		note(change, CHANGE_NOBODY, "hiding its triggers");
 	if (b->relrowsecurity != a->relrowsecurity ||
