@@ -95,6 +95,7 @@ extern DefinitionChange audit_guard_compare_definitions(TableDef *before,
 														TableDef *after,
 														const DefinitionRules *rules);
 extern List *audit_guard_parents_left(TableDef *before, TableDef *after);
+extern List *audit_guard_parents_joined(TableDef *before, TableDef *after);
 extern bool audit_guard_same_lines(List *a, List *b);
 extern List *audit_guard_catalog_lines(Oid catalog, Oid index, AttrNumber keyatt,
 									   Oid relid, Snapshot snapshot,
@@ -137,6 +138,9 @@ pg_noreturn extern void audit_guard_refuse_detach_concurrently(Oid relid, Interv
 															   const char *column);
 pg_noreturn extern void audit_guard_refuse_time_column(Oid relid, const char *column,
 													   const char *operation, Oid set_on);
+pg_noreturn extern void audit_guard_refuse_join_other_column(Oid relid, Oid parent,
+															   const char *own_column,
+															   const char *column, Oid set_on);
 pg_noreturn extern void audit_guard_refuse_lower_retention(Oid relid, Interval *keep,
 														   Interval *current, Oid set_on);
 extern void audit_guard_refuse_load(const char *filename);
@@ -178,6 +182,7 @@ extern bool audit_guard_time_is_young(Datum value, Oid typid, int64 bound);
 extern void audit_guard_check_retention_drop(Oid relid);
 extern void audit_guard_check_retention_detach_concurrently(Oid relid);
 extern void audit_guard_check_retention_left(Oid relid, List *former_parents);
+extern void audit_guard_check_retention_joined(Oid relid, List *new_parents);
 extern void audit_guard_check_retention_column(Oid relid, const char *column,
 											   const char *operation);
 extern void audit_guard_check_retention_unprotect(List *tables);

@@ -607,6 +607,18 @@ audit_guard_parents_left(TableDef *before, TableDef *after)
 }
 
 /*
+ * The partition parent after has and before had not (ATTACH), as a list;
+ * NIL unless after is a partition.
+ */
+List *
+audit_guard_parents_joined(TableDef *before, TableDef *after)
+{
+	if (!before->exists || !after->exists || !after->cls.relispartition)
+		return NIL;
+	return list_difference_oid(after->parents, before->parents);
+}
+
+/*
  * Compare two readings of one table and report the most severe change,
  * with the operation to name in a refusal.
  */

@@ -361,6 +361,10 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 	if (!own)
 		audit_guard_check_retention_left(relid,
 										 audit_guard_parents_left(def_before, def_after));
+	/* ATTACH: one time column per partition tree */
+	if (!own)
+		audit_guard_check_retention_joined(relid,
+										   audit_guard_parents_joined(def_before, def_after));
 	set_checked(relid, now);
 }
 

@@ -540,6 +540,25 @@ audit_guard_refuse_time_column(Oid relid, const char *column, const char *operat
 			 errhint("Add a column instead of changing this one.")));
 }
 
+/*
+ * relid, kept by own_column, joined (ATTACH PARTITION) the partition tree
+ * of parent, which the retention set on set_on keeps by column (23000).
+ */
+void
+audit_guard_refuse_join_other_column(Oid relid, Oid parent, const char *own_column,
+									 const char *column, Oid set_on)
+{
+	log_refusal(relid, "ATTACH PARTITION", AG_ERRCODE_APPEND_ONLY);
+	ereport(ERROR,
+			(errcode(AG_ERRCODE_APPEND_ONLY),
+			 errmsg("cannot attach protected table %s to %s: its retention keeps rows by column \"%s\"",
+					audit_guard_table_name(relid), audit_guard_table_name(parent), own_column),
+			 errdetail("The retention set on %s keeps rows by column \"%s\"; a partition tree keeps its rows by one time column, so that no keep is read by another.",
+					   audit_guard_table_name(set_on), column),
+			 errhint("Attach a table whose retention, if it has one, keeps rows by column \"%s\".",
+					 column)));
+}
+
 /* set_retention() of a keep lower than the one in force, set on set_on (23000). */
 void
 audit_guard_refuse_lower_retention(Oid relid, Interval *keep, Interval *current,

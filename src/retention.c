@@ -310,6 +310,43 @@ audit_guard_check_retention_left(Oid relid, List *former_parents)
 	}
 }
 
+/*
+ * ATTACH PARTITION, decided after the statement made relid a partition of
+ * new_parents (postcheck.c): the retention of relid or of a partition of
+ * it must use the time column of the retention it joins.  One partition
+ * tree has one time column (set_retention() sees to it): otherwise the
+ * longest keep would be read by its own column, and rows young by the
+ * other would go.
+ */
+void
+audit_guard_check_retention_joined(Oid relid, List *new_parents)
+{
+	ListCell   *lc;
+
+	foreach(lc, new_parents)
+	{
+		Interval   *keep;
+		char	   *column;
+		Oid			set_on;
+		List	   *tables;
+		ListCell   *tc;
+
+		if (!audit_guard_retention_of(lfirst_oid(lc), &keep, &column, &set_on))
+			continue;
+		tables = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ?
+			find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+		foreach(tc, tables)
+		{
+			Interval   *k;
+			char	   *c;
+
+			if (read_own_retention(lfirst_oid(tc), &k, &c) && strcmp(c, column) != 0)
+				audit_guard_refuse_join_other_column(lfirst_oid(tc), lfirst_oid(lc),
+													 c, column, set_on);
+		}
+	}
+}
+
 /* unprotect() of tables (a table and its partitions): the same. */
 void
 audit_guard_check_retention_unprotect(List *tables)
