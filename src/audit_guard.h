@@ -177,6 +177,7 @@ extern uint64 audit_guard_delete_erased(Oid relid, const char *sql, int nargs,
 extern Oid	audit_guard_retention_table(void);
 extern bool audit_guard_retention_of(Oid relid, Interval **keep,
 									 char **column, Oid *set_on);
+extern void audit_guard_lock_retentions(Oid relid);
 extern int64 audit_guard_retention_bound(Interval *keep);
 extern bool audit_guard_time_is_young(Datum value, Oid typid, int64 bound);
 extern void audit_guard_check_retention_drop(Oid relid);

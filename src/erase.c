@@ -363,6 +363,7 @@ audit_guard_purge(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	relid = PG_GETARG_OID(0);
+	audit_guard_lock_retentions(relid);
 	if (!audit_guard_retention_of(relid, &keep, &column, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -376,6 +377,7 @@ audit_guard_purge(PG_FUNCTION_ARGS)
 		char	   *leaf_column;
 
 		/* a partition may keep longer than its parent */
+		audit_guard_lock_retentions(lfirst_oid(lc));
 		if (!audit_guard_retention_of(lfirst_oid(lc), &leaf_keep, &leaf_column, NULL))
 			continue;
 		total += purge_leaf(lfirst_oid(lc), owner, leaf_keep, leaf_column,

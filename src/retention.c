@@ -144,6 +144,22 @@ audit_guard_retention_of(Oid relid, Interval **keep, char **column, Oid *set_on)
 }
 
 /*
+ * Lock the retentions that apply to relid (its own and its ancestors')
+ * against set_retention(), which holds ExclusiveLock on the one it sets,
+ * until the end of the transaction, and read them afresh from here on:
+ * purge() then deletes by a keep no raise committed before it outdates.
+ */
+void
+audit_guard_lock_retentions(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, self_and_ancestors(relid))
+		LockDatabaseObject(audit_guard_retention_table(), lfirst_oid(lc), 0, ShareLock);
+	InvalidateCatalogSnapshot();
+}
+
+/*
  * now() - keep in microseconds since 2000-01-01 UTC: computed as a
  * timestamp without time zone, so that TimeZone (its DST days) does not
  * move it.  An infinite keep gives -infinity: nothing ever expires.
