@@ -265,7 +265,9 @@ $$;
 /*
  * A table of the digest that its designated owner dropped since (a
  * partition past retention, dropped by pg_partman): its chain ends with
- * the drop.  The digest still holds when history records the drop and
+ * the drop.  The digest still holds when the digest says a retention
+ * applied to the table (history and the seal data can be written below
+ * the guard, a digest kept outside cannot), history records the drop, and
  * the seal data kept of the dropped table has the digest's block with the
  * digest's hash.
  */
@@ -275,6 +277,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT to_regclass(d ->> 'table') IS NULL
+	   AND jsonb_typeof(d -> 'retention') = 'object'
 	   AND EXISTS (SELECT FROM audit_guard.history h
 				    WHERE h.action = 'drop' AND h.table_name = d ->> 'table')
 	   AND EXISTS (SELECT FROM audit_guard.seal_blocks b

@@ -143,6 +143,7 @@ typedef struct Table
 	int			nproblems;
 	int			capproblems;
 	int64_t		rows_checked;
+	char	   *retention;		/* {"keep", "time_column"} as JSON, or NULL */
 } Table;
 
 static void fatal(const char *fmt,...) __attribute__((format(printf, 1, 2), noreturn));
@@ -1489,6 +1490,7 @@ typedef struct DigestEntry
 	char	   *table;
 	int64_t		block;
 	char	   *hash;			/* lower-case hex */
+	bool		retention;		/* a retention applied to it then */
 } DigestEntry;
 
 /* Read a whole file. */
@@ -1551,6 +1553,7 @@ read_digest(const char *path, int *n)
 		const JsonValue *table = json_get(tables->items[i], "table");
 		const JsonValue *block = json_get(tables->items[i], "block");
 		const JsonValue *hash = json_get(tables->items[i], "block_hash");
+		const JsonValue *retention = json_get(tables->items[i], "retention");
 		unsigned char raw[AG_HASH_LEN];
 
 		if (table == NULL || table->type != JSON_STRING ||
@@ -1562,6 +1565,7 @@ read_digest(const char *path, int *n)
 				  path, i + 1);
 		entries[i].table = table->string;
 		entries[i].hash = hex_of(raw);
+		entries[i].retention = retention != NULL && retention->type == JSON_OBJECT;
 	}
 	*n = (int) tables->n;
 	return entries;
@@ -1602,10 +1606,12 @@ chain_end(Table *t)
 
 /*
  * A table of the digest dropped since by its designated owner (a partition
- * past retention): history records the drop, and the seal data kept of
- * the dropped table has the digest's block, whose header hashes to the
- * digest's hash (recomputed here for a seal block; for an erasure block,
- * whose entries went with the table's chain, the stored hash).
+ * past retention): the digest says a retention applied to it (history and
+ * the seal data could be written below the guard, the digest kept outside
+ * cannot), history records the drop, and the seal data kept of the dropped
+ * table has the digest's block, whose header hashes to the digest's hash
+ * (recomputed here for a seal block; for an erasure block, whose entries
+ * went with the table's chain, the stored hash).
  */
 static bool
 dropped_with_chain(DigestEntry *d)
@@ -1623,7 +1629,7 @@ dropped_with_chain(DigestEntry *d)
 	PGresult   *res = query(sql, 2, params, true);
 	bool		ok = false;
 
-	if (PQntuples(res) == 1 && PQgetlength(res, 0, 3) == AG_HASH_LEN &&
+	if (d->retention && PQntuples(res) == 1 && PQgetlength(res, 0, 3) == AG_HASH_LEN &&
 		PQgetlength(res, 0, 4) == AG_HASH_LEN && PQgetlength(res, 0, 5) == AG_HASH_LEN)
 	{
 		unsigned char hash[AG_HASH_LEN];
@@ -1756,7 +1762,7 @@ save_digest(const char *path, Table *tables, int ntables)
 			fprintf(f, ", \"purged\": %" PRId64, rows[1]);
 		if (rows[2] > 0)
 			fprintf(f, ", \"redacted\": %" PRId64, rows[2]);
-		fprintf(f, "}");
+		fprintf(f, ", \"retention\": %s}", t->retention ? t->retention : "null");
 		first = false;
 	}
 	fprintf(f, "]}\n");
@@ -1797,7 +1803,9 @@ list_tables(int nnames, char **names, int *ntables)
 	ag_buf_append(&oids, "}", 2);
 	params[0] = (char *) oids.data;
 	sql = nnames > 0 ?
-		xstrdup("SELECT c.oid, pg_catalog.format('%I.%I', n.nspname, c.relname)"
+		xprintf("SELECT c.oid, pg_catalog.format('%%I.%%I', n.nspname, c.relname),"
+				" (SELECT pg_catalog.jsonb_build_object('keep', k.keep::pg_catalog.text,"
+				" 'time_column', k.time_column)::pg_catalog.text FROM %s.retention_of(c.oid) k)"
 				" FROM pg_catalog.pg_class c"
 				" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 				" WHERE c.relkind = 'r' AND c.oid IN"
@@ -1805,14 +1813,16 @@ list_tables(int nnames, char **names, int *ntables)
 				" UNION ALL"
 				" SELECT t.relid FROM pg_catalog.unnest($1::pg_catalog.regclass[]) AS a (r),"
 				" pg_catalog.pg_partition_tree(a.r) AS t WHERE t.isleaf)"
-				" ORDER BY c.oid") :
-		xprintf("SELECT c.oid, pg_catalog.format('%%I.%%I', n.nspname, c.relname)"
+				" ORDER BY c.oid", schema_q) :
+		xprintf("SELECT c.oid, pg_catalog.format('%%I.%%I', n.nspname, c.relname),"
+				" (SELECT pg_catalog.jsonb_build_object('keep', k.keep::pg_catalog.text,"
+				" 'time_column', k.time_column)::pg_catalog.text FROM %s.retention_of(c.oid) k)"
 				" FROM pg_catalog.pg_class c"
 				" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 				" WHERE c.oid IN (SELECT relid FROM %s.seal_blocks"
 				" UNION SELECT relid FROM %s.seal_rows"
 				" UNION SELECT relid FROM %s.seal_erasures) ORDER BY c.oid",
-				schema_q, schema_q, schema_q);
+				schema_q, schema_q, schema_q, schema_q);
 	res = query(sql, nnames > 0 ? 1 : 0, params, false);
 	*ntables = PQntuples(res);
 	tables = xcalloc((size_t) *ntables + 1, sizeof(Table));
@@ -1820,6 +1830,7 @@ list_tables(int nnames, char **names, int *ntables)
 	{
 		tables[i].oid = xstrdup(PQgetvalue(res, i, 0));
 		tables[i].name = xstrdup(PQgetvalue(res, i, 1));
+		tables[i].retention = PQgetisnull(res, i, 2) ? NULL : xstrdup(PQgetvalue(res, i, 2));
 	}
 	PQclear(res);
 	ag_buf_free(&oids);
@@ -2064,6 +2075,8 @@ main(int argc, char **argv)
 
 	/* one snapshot for the seal data and the rows */
 	command("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	/* a retention's keep as digest() writes it */
+	command("SET LOCAL IntervalStyle = postgres");
 	schema_q = extension_schema();
 	/* TABLE arguments are read in the session's own search_path */
 	tables = list_tables(argc - optind, argv + optind, &ntables);
