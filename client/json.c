@@ -291,6 +291,9 @@ parse_container(Reader *r, bool object)
 			r->p++;
 			if ((key = parse_string(r)) == NULL)
 				return NULL;
+			/* jsonb keeps the last of two equal keys: read neither way */
+			if (json_get(v, key) != NULL)
+				return fail(r, "a key appears twice in one object");
 			skip_space(r);
 			if (r->p >= r->end || *r->p != ':')
 				return fail(r, "expected ':'");

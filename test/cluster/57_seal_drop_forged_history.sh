@@ -10,7 +10,9 @@
 # evidence is out of the attacker's reach.  Now a drop is accepted only for
 # a table the digest (kept outside) says a retention applied to: here both
 # report a digest mismatch for public.t.  (partman_retention.sh shows the
-# drop of partitions past retention accepted.)
+# drop of partitions past retention accepted.)  And a digest whose object
+# has a key twice, which the client and jsonb would read differently, is
+# refused by the client (exit 2).
 set -uo pipefail
 source "${AG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}/scripts/cluster.sh"
 ag_cluster_attach || exit 1
@@ -58,6 +60,15 @@ rc=$?
 printf '%s\n' "$out" | sed 's/^/#   /'
 ag_is "$rc $(printf '%s\n' "$out" | cut -f1,4 | tr '\t' ' ')" "1 public.t digest mismatch" \
 	"audit_guard_verify --digest reports public.t and exits 1"
+
+# a digest read one way by the client and another by jsonb is refused
+dup=$AG_DIR/seal_drop_forged_dup.json
+printf '{"tables": [], "tables": %s}\n' "$(ag_scalar "$db" "SELECT audit_guard.digest() -> 'tables'")" >"$dup"
+out=$("$verifier" -q -d "$db" --digest "$dup" 2>&1)
+rc=$?
+printf '%s\n' "$out" | sed 's/^/#   /'
+ag_is "$rc" 2 "a digest with a key twice in one object: audit_guard_verify exits 2"
+ag_ok "and says why" grep -q 'a key appears twice' <<<"$out"
 
 ag_drop_database "$db"
 ag_done
