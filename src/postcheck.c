@@ -52,7 +52,6 @@ static Oid *pending = NULL;
 static int	npending = 0;
 static int	maxpending = 0;
 
-
 /*
  * A relation noted by a statement, with the subtransaction that noted it:
  * when that subtransaction is rolled back (ROLLBACK TO SAVEPOINT, an
