@@ -112,7 +112,6 @@ extern void audit_guard_postcheck_allow_new_storage(Oid relid);
 extern void audit_guard_postcheck_truncate(CommandId start);
 extern void audit_guard_postcheck_catalog_write(void);
 extern void audit_guard_postcheck_own_statement_done(void);
-extern int	audit_guard_postcheck_storage_rewrite(int rewriting);
 extern void audit_guard_postcheck_init(void);
 
 /* refuse.c: every refusal message in one place */
@@ -199,6 +198,7 @@ extern void audit_guard_flush_overrides(void);
 extern int	audit_guard_updating_extension;
 extern bool audit_guard_running_trigger_state_change(void);
 extern bool audit_guard_running_retypes_columns(void);
+extern bool audit_guard_storage_rewrite_running(void);
 extern Oid	audit_guard_protected_user_of_type(Oid typid, int depth);
 
 /* object_access.c */

@@ -99,13 +99,6 @@ static List *catalog_lines = NIL;	/* their rows then */
 static bool user_code_ran = false;
 
 /*
- * Nonzero while the utility statement running is VACUUM FULL or CLUSTER:
- * they may move storage.  Not reset at transaction end: VACUUM commits as
- * it goes; the utility hook puts back the outer statement's value.
- */
-static int	storage_rewrites = 0;
-
-/*
  * Called by registry.c's relcache callback for every invalidated relation.
  * Must not touch the catalogs; only remembers the OID.
  */
@@ -339,7 +332,7 @@ check_relation(Oid relid, Snapshot base, CommandId now, bool by_catalog_edit)
 	rules.guard_function = by_catalog_edit ? catalog_guard :
 		audit_guard_guard_function();
 	rules.storage_rewrite_ok = !by_catalog_edit &&
-		(storage_rewrites > 0 || is_noted(empty_truncated, relid));
+		(audit_guard_storage_rewrite_running() || is_noted(empty_truncated, relid));
 	rules.storage_move_ok = !audit_guard_running_retypes_columns();
 	if (!own)
 		rules.time_column = retention_column(relid);
@@ -611,21 +604,6 @@ audit_guard_postcheck_truncate(CommandId start)
 	}
 	UnregisterSnapshot(before);
 	UnregisterSnapshot(after);
-}
-
-/*
- * Whether the utility statement running now is VACUUM FULL or CLUSTER,
- * which may give a protected table new storage; returns what it was, for
- * the caller to put back when the statement ends.  A statement nested in
- * one (a function of an index expression) is not one itself.
- */
-int
-audit_guard_postcheck_storage_rewrite(int rewriting)
-{
-	int			outer = storage_rewrites;
-
-	storage_rewrites = rewriting;
-	return outer;
 }
 
 /* Check once more before commit; forget the transaction's state after it. */

@@ -57,6 +57,16 @@ int			audit_guard_updating_extension = 0;
 /* The utility statement running at the current nesting level, or NULL. */
 static Node *running_statement = NULL;
 
+/*
+ * Utility statements running, nested ones included, and how many of them
+ * are VACUUM FULL or CLUSTER, and ALTER TABLE retyping a column.  The
+ * post-statement check may run inside a nested statement and judge what
+ * an outer one changed: what it allows, every statement running must.
+ */
+static int	statements_running = 0;
+static int	rewrites_running = 0;
+static int	retypes_running = 0;
+
 /* The relation a RangeVar names, or InvalidOid; takes no lock. */
 static Oid
 relid_of(RangeVar *rv)
@@ -953,26 +963,28 @@ rewrites_storage(Node *parsetree)
 }
 
 /*
- * The hook: refuse early what the statement names, then run and check it.
- * VACUUM FULL and CLUSTER may move storage until their check is done; a
- * statement nested in them (an index expression's function) may not.
+ * The hook: refuse early what the statement names, then run and check it,
+ * counting what runs for the checks (audit_guard_storage_rewrite_running).
  */
 static void
 audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	bool		rewrite = rewrites_storage(parsetree);
-	int			outer_rewrite;
+	bool		retype = IsA(parsetree, AlterTableStmt) &&
+		has_subcommand((AlterTableStmt *) parsetree, AT_AlterColumnType);
 	bool		update = IsA(parsetree, AlterExtensionStmt) &&
 		strcmp(((AlterExtensionStmt *) parsetree)->extname, "audit_guard") == 0;
 	Node	   *outer = running_statement;
 
 	if (!audit_guard_is_own_statement(queryString))
 		check_statement(parsetree);
-	outer_rewrite = audit_guard_postcheck_storage_rewrite(rewrite);
 	if (update)
 		audit_guard_updating_extension++;
 	running_statement = parsetree;
+	statements_running++;
+	rewrites_running += rewrite;
+	retypes_running += retype;
 	PG_TRY();
 	{
 		run_and_check(AG_PROCESS_UTILITY_ARGS);
@@ -980,7 +992,9 @@ audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 	PG_FINALLY();
 	{
 		running_statement = outer;
-		(void) audit_guard_postcheck_storage_rewrite(outer_rewrite);
+		statements_running--;
+		rewrites_running -= rewrite;
+		retypes_running -= retype;
 		if (update)
 			audit_guard_updating_extension--;
 	}
@@ -988,15 +1002,27 @@ audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 }
 
 /*
- * True while the utility statement running at this nesting level is an
- * ALTER TABLE that retypes a column: when it also moves the table to
- * another tablespace, the new storage holds rewritten rows, not copies.
+ * True while every utility statement running is VACUUM FULL or CLUSTER:
+ * they may give a protected table new storage with the same rows.  Not
+ * when one is nested in another statement (a function's CLUSTER inside
+ * ALTER TABLE ... USING): a check at its end may judge the outer one's
+ * work.  Not reset at transaction end: VACUUM commits as it goes.
+ */
+bool
+audit_guard_storage_rewrite_running(void)
+{
+	return statements_running > 0 && rewrites_running == statements_running;
+}
+
+/*
+ * True while a utility statement running, at any level, is an ALTER TABLE
+ * that retypes a column: when it also moves the table to another
+ * tablespace, the new storage holds rewritten rows, not copies.
  */
 bool
 audit_guard_running_retypes_columns(void)
 {
-	return running_statement != NULL && IsA(running_statement, AlterTableStmt) &&
-		has_subcommand((AlterTableStmt *) running_statement, AT_AlterColumnType);
+	return retypes_running > 0;
 }
 
 /*
