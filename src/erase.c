@@ -35,10 +35,12 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "rewrite/prs2lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -256,6 +258,32 @@ write_erasure_block(Oid relid, EraseScan *e, BlockKind kind, const char *reason)
 }
 
 /*
+ * Refuse to erase from relid while a rule applies to its DELETE: a DO
+ * INSTEAD rule would make the DELETE another statement (the count it
+ * reports included), and the erasure would record rows as gone that are
+ * still there.  The seal's lock on relid keeps rules from being created
+ * until the DELETE has run.
+ */
+static void
+require_no_delete_rule(Oid relid)
+{
+	Relation	rel = table_open(relid, NoLock);
+	bool		found = false;
+	int			i;
+
+	for (i = 0; rel->rd_rules != NULL && i < rel->rd_rules->numLocks; i++)
+		found |= rel->rd_rules->rules[i]->event == CMD_DELETE;
+	table_close(rel, NoLock);
+	if (found)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot erase rows of protected table %s: it has a rule on DELETE",
+						audit_guard_table_name(relid)),
+				 errdetail("A rule could turn the DELETE into another statement, and the erasure would record rows as gone that are still there."),
+				 errhint("Drop the table's rule on DELETE (its designated owner may), erase, and create the rule again.")));
+}
+
+/*
  * Delete the rows e matched, as sealed, with the seal's snapshot; sql
  * takes one argument.  The guard lets this statement through for relid
  * only, and only while it runs.
@@ -266,8 +294,11 @@ delete_matched(Oid relid, EraseScan *e, const char *sql, Oid type, Datum value)
 	Oid			types[1] = {type};
 	Datum		values[1] = {value};
 	uint64		deleted;
-	int			nestlevel = audit_guard_begin_spi();
+	int			nestlevel;
 	Oid			save_erasing = audit_guard_erasing;
+
+	require_no_delete_rule(relid);
+	nestlevel = audit_guard_begin_spi();
 
 	/* a trigger of the table may purge another table meanwhile: restore */
 	audit_guard_erasing = relid;
