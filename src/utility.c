@@ -62,6 +62,8 @@ static Node *running_statement = NULL;
  * are VACUUM FULL or CLUSTER, and ALTER TABLE retyping a column.  The
  * post-statement check may run inside a nested statement and judge what
  * an outer one changed: what it allows, every statement running must.
+ * DO and CALL are not counted: they change no relation themselves, and
+ * each statement they run is checked at its own end.
  */
 static int	statements_running = 0;
 static int	rewrites_running = 0;
@@ -975,6 +977,7 @@ audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 		has_subcommand((AlterTableStmt *) parsetree, AT_AlterColumnType);
 	bool		update = IsA(parsetree, AlterExtensionStmt) &&
 		strcmp(((AlterExtensionStmt *) parsetree)->extname, "audit_guard") == 0;
+	bool		counted = !IsA(parsetree, DoStmt) && !IsA(parsetree, CallStmt);
 	Node	   *outer = running_statement;
 
 	if (!audit_guard_is_own_statement(queryString))
@@ -982,7 +985,7 @@ audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 	if (update)
 		audit_guard_updating_extension++;
 	running_statement = parsetree;
-	statements_running++;
+	statements_running += counted;
 	rewrites_running += rewrite;
 	retypes_running += retype;
 	PG_TRY();
@@ -992,7 +995,7 @@ audit_guard_ProcessUtility(AG_PROCESS_UTILITY_PARAMS)
 	PG_FINALLY();
 	{
 		running_statement = outer;
-		statements_running--;
+		statements_running -= counted;
 		rewrites_running -= rewrite;
 		retypes_running -= retype;
 		if (update)

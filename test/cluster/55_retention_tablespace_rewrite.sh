@@ -61,6 +61,8 @@ ag_is "$(ag_scalar "$db" "SELECT coalesce(reltablespace, 0) FROM pg_class WHERE 
 ag_ok "its designated owner moves the table to the tablespace" \
 	ag_psql -d "$db" -c "SET ROLE $owner; ALTER TABLE log SET TABLESPACE ag_ts_retention"
 ag_ok "and VACUUM FULL rewrites it there" ag_psql -d "$db" -c "VACUUM FULL log"
+ag_ok "a CLUSTER run from a DO block, too (DO changes no relation itself)" \
+	ag_psql -d "$db" -c "DO \$\$ BEGIN EXECUTE 'CLUSTER log USING log_pkey'; END \$\$"
 ag_is "$(notes)" "written,written too" "the rows are as written"
 ag_is "$(ag_scalar "$db" "SELECT t.spcname FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = 'log'::regclass")" \
 	ag_ts_retention "the table is in the tablespace"
