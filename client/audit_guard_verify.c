@@ -808,6 +808,8 @@ check_seal_hash(Table *t, Block *b)
 		problem(t, b->block, "seal data edited",
 				xprintf("the stored block hash is %s, but the block's header hashes to %s",
 						hex_of(b->block_hash), hex_of(b->computed)));
+	else if (ag_block_header_oddity(&h) != NULL)
+		problem(t, b->block, "seal data edited", xstrdup(ag_block_header_oddity(&h)));
 	if (stored_root(b, root) && memcmp(root, b->root, AG_HASH_LEN) != 0)
 		problem(t, b->block, "seal data edited",
 				xprintf("the stored leaf hashes give the root %s, but the block records %s",

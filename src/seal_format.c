@@ -258,6 +258,33 @@ ag_block_hash(const AgBlockHeader *header, unsigned char out[AG_HASH_LEN])
 	ag_buf_free(&buf);
 }
 
+/*
+ * What seal() never writes in a seal block's header, or NULL: a block of
+ * no rows, or key columns that are not among its sealed columns.  A block
+ * forged that way hashes right but names no row, or names rows by columns
+ * that are not there, so that no row of the table answers to it.
+ */
+const char *
+ag_block_header_oddity(const AgBlockHeader *header)
+{
+	int			k;
+	int			c;
+
+	if (header->row_count <= 0)
+		return "it seals no row, which seal() never writes";
+	if (header->nkeys <= 0)
+		return "it names no key column";
+	for (k = 0; k < header->nkeys; k++)
+	{
+		for (c = 0; c < header->ncolumns; c++)
+			if (strcmp(header->keys[k], header->columns[c]) == 0)
+				break;
+		if (c == header->ncolumns)
+			return "one of its key columns is not among the columns it sealed";
+	}
+	return NULL;
+}
+
 /* SHA-256 of a finished buffer, which is then freed. */
 static void
 hash_buffer(AgBuf *buf, unsigned char out[AG_HASH_LEN])

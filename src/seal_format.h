@@ -99,6 +99,7 @@ typedef struct AgBlockHeader
 
 extern void ag_block_hash(const AgBlockHeader *header,
 						  unsigned char out[AG_HASH_LEN]);
+extern const char *ag_block_header_oddity(const AgBlockHeader *header);
 
 /*
  * One entry of an erasure block: the rows it removes from one earlier

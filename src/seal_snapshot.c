@@ -124,6 +124,18 @@ split_fields(char *text, char **fields, int n)
 	return false;
 }
 
+/*
+ * How far back of "to" the 32-bit xid "from" lies, modulo 2^32: the
+ * distance as the counter runs.  Comparisons of xids wrap around at 2^31
+ * (TransactionIdPrecedes); a distance does not, so that a value 2^31 away
+ * cannot pass for one just before.
+ */
+static uint32
+xid_distance(TransactionId from, TransactionId to)
+{
+	return (uint32) (to - from);
+}
+
 /* True when every xid of xids lies in [xmin, xmax). */
 static bool
 xids_within(const TransactionId *xids, int n, TransactionId xmin, TransactionId xmax)
@@ -131,26 +143,30 @@ xids_within(const TransactionId *xids, int n, TransactionId xmin, TransactionId 
 	int			i;
 
 	for (i = 0; i < n; i++)
-		if (!TransactionIdFollowsOrEquals(xids[i], xmin) ||
-			!TransactionIdPrecedes(xids[i], xmax))
+		if (xid_distance(xmin, xids[i]) >= xid_distance(xmin, xmax))
 			return false;
 	return true;
 }
 
 /*
  * True when a stored snapshot could have been taken here: xmin <= xmax <=
- * the transaction counter stored with it (itself no later than now, which
- * the age test has seen to), its in-progress xids between xmin and xmax.
- * The stored snapshot is not hashed: one edited to see transactions that
- * had not started (so that seal() skips every row to come) is not used.
- * One edited to see transactions that had (rows not sealed yet) is caught
- * by verify(), which reports every row a seal saw and did not seal.
+ * the transaction counter stored with it (itself no later than now, and
+ * less than 2^30 before it, which the age test has seen to), xmin less
+ * than 2^30 before that counter (so less than 2^31 before now: the xids
+ * of transactions to come still follow it), its in-progress xids between
+ * xmin and xmax.  The stored snapshot is not hashed: one edited to see
+ * transactions that had not started (so that seal() skips every row to
+ * come) is not used, however far ahead it was put.  One edited to see
+ * transactions that had (rows not sealed yet) is caught by verify(), which
+ * reports every row a seal saw and did not seal.
  */
 static bool
 snapshot_is_sane(Snapshot snap, TransactionId next)
 {
-	return TransactionIdPrecedesOrEquals(snap->xmin, snap->xmax) &&
-		TransactionIdPrecedesOrEquals(snap->xmax, next) &&
+	uint32		back_to_xmin = xid_distance(snap->xmin, next);
+	uint32		back_to_xmax = xid_distance(snap->xmax, next);
+
+	return back_to_xmin < SNAPSHOT_MAX_AGE && back_to_xmax <= back_to_xmin &&
 		xids_within(snap->xip, (int) snap->xcnt, snap->xmin, snap->xmax) &&
 		xids_within(snap->subxip, snap->subxcnt, snap->xmin, snap->xmax);
 }

@@ -152,6 +152,9 @@ check_header(VerifyState *st, StoredBlock *block, StoredBlock *prev)
 		audit_guard_problem(&st->problems, relid, block->block, "seal data edited",
 							"the stored block hash is %s, but the block's header hashes to %s",
 							hex_of(block->block_hash), hex_of(hash));
+	else if (ag_block_header_oddity(&header) != NULL)
+		audit_guard_problem(&st->problems, relid, block->block, "seal data edited",
+							"%s", ag_block_header_oddity(&header));
 	if (stored_root(block, root) && memcmp(root, block->root, AG_HASH_LEN) != 0)
 		audit_guard_problem(&st->problems, relid, block->block, "seal data edited",
 							"the stored leaf hashes give the root %s, but the block records %s",
