@@ -1196,6 +1196,9 @@ check_row(Table *t, const unsigned char *tuple, size_t len,
 		  const size_t *offsets, AgBuf *keybuf, AgBuf *rowbuf)
 {
 	int			s;
+	bool		checked = false;	/* against an entry of some set */
+	int			dup_set = -1;	/* a set whose entry was met before */
+	Entry	   *dup = NULL;
 
 	t->rows_checked++;
 	for (s = 0; s < t->nsets; s++)
@@ -1215,17 +1218,12 @@ check_row(Table *t, const unsigned char *tuple, size_t len,
 		b = &t->blocks[e->block];
 		if (e->found)
 		{
-			/* a second row with a sealed key: the primary key broken below the guard */
-			Problem    *p = problem(t, b->block, "row duplicated",
-									xprintf("another row has the key of the row sealed in block %" PRId64,
-											b->block));
-
-			p->key = e->key;
-			p->keylen = e->len;
-			p->set_index = s;
+			dup_set = s;
+			dup = e;
 			continue;
 		}
 		e->found = true;
+		checked = true;
 		if (b->skip)
 			continue;
 		if (b->identity)
@@ -1245,6 +1243,19 @@ check_row(Table *t, const unsigned char *tuple, size_t len,
 			p->keylen = e->len;
 			p->set_index = s;
 		}
+	}
+	/* one set's entry met twice is a duplicate (the primary key broken
+	 * below the guard), unless another set (a primary key changed to one
+	 * on more columns) sealed this row */
+	if (dup != NULL && !checked)
+	{
+		Problem    *p = problem(t, t->blocks[dup->block].block, "row duplicated",
+								xprintf("another row has the key of the row sealed in block %" PRId64,
+										t->blocks[dup->block].block));
+
+		p->key = dup->key;
+		p->keylen = dup->len;
+		p->set_index = dup_set;
 	}
 }
 

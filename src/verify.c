@@ -331,6 +331,9 @@ check_rows(VerifyState *st, Snapshot snapshot)
 		ListCell   *lc;
 		KeySet	   *named_by = NULL;	/* a set that can name the row */
 		bool		sealed = false;
+		bool		checked = false;	/* against an entry of some set */
+		KeySet	   *dup_set = NULL;	/* a set whose entry was met before */
+		SealedKey  *dup_entry = NULL;
 
 		CHECK_FOR_INTERRUPTS();
 		slot_getallattrs(slot);
@@ -353,10 +356,20 @@ check_rows(VerifyState *st, Snapshot snapshot)
 				continue;
 			sealed = true;
 			if (!entry->found)
+			{
 				check_row(st, set, entry, slot, &rowbuf, old);
+				checked = true;
+			}
 			else
-				report_duplicate(st, set, entry, slot, old);
+			{
+				dup_set = set;
+				dup_entry = entry;
+			}
 		}
+		/* one set's entry met twice is a duplicate, unless another set (a
+		 * primary key changed to one on more columns) sealed this row */
+		if (dup_entry != NULL && !checked)
+			report_duplicate(st, dup_set, dup_entry, slot, old);
 		if (!sealed && named_by != NULL && st->prev != NULL &&
 			audit_guard_seen_by(slot, st->prev) == SEEN_SEALED)
 			report_unsealed(st, named_by, slot, old);
