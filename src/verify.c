@@ -300,7 +300,7 @@ report_unsealed(VerifyState *st, KeySet *set, TupleTableSlot *slot,
 	audit_guard_encode(&key, set->key, slot);
 	p = audit_guard_problem(&st->problems, RelationGetRelid(st->rel),
 							st->prev_block, "row not sealed",
-							"the seal of block " INT64_FORMAT " saw this row committed, but no block seals it (its stored snapshot was edited)",
+							"the snapshot stored with block " INT64_FORMAT " says its seal saw this row committed, yet no block seals it (the snapshot was edited below the guard)",
 							st->prev_block);
 	p->key.data = (unsigned char *) key.data;
 	p->key.len = (uint32) key.len;
