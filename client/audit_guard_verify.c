@@ -794,6 +794,7 @@ check_seal_hash(Table *t, Block *b)
 {
 	AgBlockHeader h;
 	unsigned char root[AG_HASH_LEN];
+	const char *oddity;
 
 	memcpy(h.prev_hash, b->prev_hash, AG_HASH_LEN);
 	h.block = b->block;
@@ -808,8 +809,8 @@ check_seal_hash(Table *t, Block *b)
 		problem(t, b->block, "seal data edited",
 				xprintf("the stored block hash is %s, but the block's header hashes to %s",
 						hex_of(b->block_hash), hex_of(b->computed)));
-	else if (ag_block_header_oddity(&h) != NULL)
-		problem(t, b->block, "seal data edited", xstrdup(ag_block_header_oddity(&h)));
+	else if ((oddity = ag_block_header_oddity(&h)) != NULL)
+		problem(t, b->block, "seal data edited", xstrdup(oddity));
 	if (stored_root(b, root) && memcmp(root, b->root, AG_HASH_LEN) != 0)
 		problem(t, b->block, "seal data edited",
 				xprintf("the stored leaf hashes give the root %s, but the block records %s",
@@ -1629,20 +1630,27 @@ chain_end(Table *t)
 static bool
 dropped_with_chain(DigestEntry *d)
 {
-	char	   *sql = xprintf("SELECT b.columns, b.key_columns, b.row_count, b.root,"
-							  " b.prev_hash, b.block_hash, b.kind"
-							  " FROM %s.seal_blocks b"
-							  " WHERE b.table_name = $1 AND b.block = $2::pg_catalog.int8"
-							  " AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = b.relid)"
-							  " AND EXISTS (SELECT FROM %s.history h"
-							  " WHERE h.action = 'drop' AND h.table_name = $1)",
-							  schema_q, schema_q);
-	char	   *block = xprintf("%" PRId64, d->block);
-	const char *params[2] = {d->table, block};
-	PGresult   *res = query(sql, 2, params, true);
+	char	   *sql;
+	char	   *block;
+	const char *params[2];
+	PGresult   *res;
 	bool		ok = false;
 
-	if (d->retention && PQntuples(res) == 1 && PQgetlength(res, 0, 3) == AG_HASH_LEN &&
+	if (!d->retention)
+		return false;
+	sql = xprintf("SELECT b.columns, b.key_columns, b.row_count, b.root,"
+				  " b.prev_hash, b.block_hash, b.kind"
+				  " FROM %s.seal_blocks b"
+				  " WHERE b.table_name = $1 AND b.block = $2::pg_catalog.int8"
+				  " AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = b.relid)"
+				  " AND EXISTS (SELECT FROM %s.history h"
+				  " WHERE h.action = 'drop' AND h.table_name = $1)",
+				  schema_q, schema_q);
+	block = xprintf("%" PRId64, d->block);
+	params[0] = d->table;
+	params[1] = block;
+	res = query(sql, 2, params, true);
+	if (PQntuples(res) == 1 && PQgetlength(res, 0, 3) == AG_HASH_LEN &&
 		PQgetlength(res, 0, 4) == AG_HASH_LEN && PQgetlength(res, 0, 5) == AG_HASH_LEN)
 	{
 		unsigned char hash[AG_HASH_LEN];

@@ -327,6 +327,29 @@ audit_guard_check_retention_left(Oid relid, List *former_parents)
 }
 
 /*
+ * The first of relid and its partitions, at any depth, whose own retention
+ * keeps rows by a column other than column (that column into *other), or
+ * InvalidOid: one partition tree keeps its rows by one time column.
+ */
+static Oid
+kept_by_other_column(Oid relid, const char *column, char **other)
+{
+	List	   *tables = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ?
+		find_all_inheritors(relid, AccessShareLock, NULL) : list_make1_oid(relid);
+	ListCell   *lc;
+
+	foreach(lc, tables)
+	{
+		Interval   *keep;
+
+		if (read_own_retention(lfirst_oid(lc), &keep, other) &&
+			strcmp(*other, column) != 0)
+			return lfirst_oid(lc);
+	}
+	return InvalidOid;
+}
+
+/*
  * ATTACH PARTITION, decided after the statement made relid a partition of
  * new_parents (postcheck.c): the retention of relid or of a partition of
  * it must use the time column of the retention it joins.  One partition
@@ -344,22 +367,14 @@ audit_guard_check_retention_joined(Oid relid, List *new_parents)
 		Interval   *keep;
 		char	   *column;
 		Oid			set_on;
-		List	   *tables;
-		ListCell   *tc;
+		Oid			other;
+		char	   *c;
 
 		if (!audit_guard_retention_of(lfirst_oid(lc), &keep, &column, &set_on))
 			continue;
-		tables = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ?
-			find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
-		foreach(tc, tables)
-		{
-			Interval   *k;
-			char	   *c;
-
-			if (read_own_retention(lfirst_oid(tc), &k, &c) && strcmp(c, column) != 0)
-				audit_guard_refuse_join_other_column(lfirst_oid(tc), lfirst_oid(lc),
-													 c, column, set_on);
-		}
+		if (OidIsValid(other = kept_by_other_column(relid, column, &c)))
+			audit_guard_refuse_join_other_column(other, lfirst_oid(lc), c, column,
+												 set_on);
 	}
 }
 
@@ -478,11 +493,12 @@ static void
 check_related(Oid relid, Interval *keep, const char *column)
 {
 	ListCell   *lc;
+	Oid			other;
+	char	   *c;
 
 	foreach(lc, self_and_ancestors(relid))
 	{
 		Interval   *k;
-		char	   *c;
 
 		if (lfirst_oid(lc) == relid || !read_own_retention(lfirst_oid(lc), &k, &c))
 			continue;
@@ -491,17 +507,9 @@ check_related(Oid relid, Interval *keep, const char *column)
 		if (keep_cmp(keep, k) < 0)
 			audit_guard_refuse_lower_retention(relid, keep, k, lfirst_oid(lc));
 	}
-	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
-		return;
-	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
-	{
-		Interval   *k;
-		char	   *c;
-
-		if (lfirst_oid(lc) != relid && read_own_retention(lfirst_oid(lc), &k, &c) &&
-			strcmp(c, column) != 0)
-			refuse_other_column(relid, column, c, lfirst_oid(lc));
-	}
+	/* relid's own retention, if any, has been compared already */
+	if (OidIsValid(other = kept_by_other_column(relid, column, &c)))
+		refuse_other_column(relid, column, c, other);
 }
 
 /* Insert or raise the retention row of relid. */

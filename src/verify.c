@@ -115,6 +115,7 @@ check_header(VerifyState *st, StoredBlock *block, StoredBlock *prev)
 	unsigned char hash[AG_HASH_LEN];
 	unsigned char root[AG_HASH_LEN];
 	const unsigned char *want_prev = prev ? prev->block_hash : zero_hash;
+	const char *oddity;
 
 	if (!block->hashes_ok)
 	{
@@ -152,9 +153,9 @@ check_header(VerifyState *st, StoredBlock *block, StoredBlock *prev)
 		audit_guard_problem(&st->problems, relid, block->block, "seal data edited",
 							"the stored block hash is %s, but the block's header hashes to %s",
 							hex_of(block->block_hash), hex_of(hash));
-	else if (ag_block_header_oddity(&header) != NULL)
+	else if ((oddity = ag_block_header_oddity(&header)) != NULL)
 		audit_guard_problem(&st->problems, relid, block->block, "seal data edited",
-							"%s", ag_block_header_oddity(&header));
+							"%s", oddity);
 	if (stored_root(block, root) && memcmp(root, block->root, AG_HASH_LEN) != 0)
 		audit_guard_problem(&st->problems, relid, block->block, "seal data edited",
 							"the stored leaf hashes give the root %s, but the block records %s",
